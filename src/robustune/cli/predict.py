@@ -1,0 +1,37 @@
+"""``robustune predict``: the label and class probabilities of every row, as JSON lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..data import load_source
+from ..evaluation import predictions
+from ..modeling import RobustClassifier
+from .common import add_data_arguments, info
+
+
+def add_parser(sub):
+    p = sub.add_parser("predict", help="predict labels for texts",
+                       description="Predict the label and class probabilities of every row of SRC.")
+    p.add_argument("--model", required=True, help="a model folder written by robustune train")
+    p.add_argument("--data", required=True, help="texts (a file, folder, bundled name or hub id); labels optional")
+    p.add_argument("--output", required=True, help="JSONL file to write, one prediction per row")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    add_data_arguments(p)
+    return p
+
+
+def run(args) -> int:
+    model = RobustClassifier.from_pretrained(args.model)
+    data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
+                       need_labels=False, split_seed=args.split_seed)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    with tmp.open("w", encoding="utf-8") as f:
+        for record in predictions(model, data, batch_size=args.batch_size, progress=True):
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    info(f"wrote {len(data)} predictions to {out}")
+    return 0

@@ -1,0 +1,25 @@
+"""Training objectives, one per file, registered by name.
+
+To add a method: write ``methods/<name>.py`` with a :class:`Method` subclass and add one line to
+``METHODS`` below.
+"""
+
+from __future__ import annotations
+
+from ..errors import RobustuneError
+from .base import Method, NoParams, model_inputs
+from .vanilla import Vanilla
+
+METHODS: dict[str, type[Method]] = {
+    Vanilla.name: Vanilla,
+}
+
+
+def get_method(name: str) -> type[Method]:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise RobustuneError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+
+
+__all__ = ["METHODS", "Method", "NoParams", "get_method", "model_inputs"]

@@ -1,0 +1,70 @@
+"""The interface every training objective implements.
+
+A method is an ``nn.Module`` (so its own state — a momentum encoder, a queue, an EMA teacher —
+moves to the device, is checkpointed by the Trainer and resumes with it) that turns a batch into
+**named, already-weighted loss terms**; the trainer sums them and logs each one. Its
+hyper-parameters are a dataclass, ``Params``, whose fields become CLI flags and are saved in the
+model's config.
+
+Adding a method: one file with a ``Method`` subclass, one line in ``methods/__init__.py``, its tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ..errors import RobustuneError
+from ..modeling import HeadSpec, RobustClassifier
+
+
+@dataclass
+class NoParams:
+    """A method without hyper-parameters of its own."""
+
+
+class Method(nn.Module):
+    name: ClassVar[str]
+    Params: ClassVar[type] = NoParams
+    #: The head this method trains; ``None`` keeps the default single linear layer.
+    head_spec: ClassVar[HeadSpec | None] = None
+
+    def __init__(self, params=None):
+        super().__init__()
+        self.params = params if params is not None else self.Params()
+
+    @classmethod
+    def parse_params(cls, values: dict | None) -> object:
+        """Build ``Params`` from a dict; unknown keys and bad values are user errors."""
+        values = dict(values or {})
+        fields = {f.name: f for f in dataclasses.fields(cls.Params)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            known = ", ".join(sorted(fields)) or "none"
+            raise RobustuneError(f"method {cls.name!r} has no parameter {unknown[0]!r} (its parameters: {known})")
+        try:
+            return cls.Params(**values)
+        except (TypeError, ValueError) as err:
+            raise RobustuneError(f"method {cls.name!r}: {err}") from None
+
+    def setup(self, classifier: RobustClassifier, train_dataset) -> None:
+        """Called once before training with the tokenized training set (build copies, queues...)."""
+
+    def forward(self, classifier: RobustClassifier, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Named loss terms for one batch; their sum is the loss that is back-propagated."""
+        raise NotImplementedError
+
+    def after_step(self, classifier: RobustClassifier) -> None:
+        """Called after every optimizer step (momentum / EMA updates)."""
+
+    def finalize(self, classifier: RobustClassifier, train_dataset) -> None:
+        """Called once after training, before the model is saved (build a datastore, say)."""
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The encoder inputs of a training batch (drops ``labels`` and ``index``)."""
+    return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}

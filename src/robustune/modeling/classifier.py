@@ -1,0 +1,208 @@
+"""RobustClassifier: a pre-trained encoder, a pooling and a classification head, in HF layout.
+
+A model directory holds ``model.safetensors`` (the encoder's weights under the encoder's own
+``base_model_prefix``, e.g. ``bert.``, so ``AutoModel.from_pretrained(dir)`` also loads them, plus
+``head.*``), ``config.json`` (the encoder's config with ``id2label`` and a ``robustune`` section) and
+the tokenizer files. Nothing is pickled, and loading never needs the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..errors import RobustuneError
+from .head import ClassificationHead, HeadSpec
+from .pooling import POOLINGS, pool
+
+WEIGHTS_NAME = "model.safetensors"
+
+
+@dataclass
+class ModelSettings:
+    """What a saved model needs besides its weights; stored under ``robustune`` in config.json."""
+
+    label_names: list[str]
+    pooling: str = "mean"
+    max_length: int = 128
+    head: HeadSpec = field(default_factory=HeadSpec)
+    method: str = "vanilla"
+    method_params: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # how it was trained: data, sampling, seed, schedule
+    encoder_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.head, dict):
+            self.head = HeadSpec(**self.head)
+        if self.pooling not in POOLINGS:
+            raise RobustuneError(f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _load_encoder(source: str):
+    """AutoModel without the pooler where the architecture allows it (robustune pools itself).
+
+    Returns the encoder and the keyword arguments that built it, which are saved so that loading
+    rebuilds the same module.
+    """
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(source, add_pooling_layer=False), {"add_pooling_layer": False}
+    except TypeError:  # architectures without a pooler do not take the argument
+        return AutoModel.from_pretrained(source), {}
+
+
+class RobustClassifier(nn.Module):
+    """Encoder -> pooling -> head. ``forward`` returns logits; ``predict_proba`` works on raw texts."""
+
+    def __init__(self, encoder: nn.Module, tokenizer, settings: ModelSettings):
+        super().__init__()
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.head = ClassificationHead(encoder.config.hidden_size, len(settings.label_names), settings.head)
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_encoder(cls, encoder_name_or_path: str, settings: ModelSettings, seed: int = 0) -> "RobustClassifier":
+        """A new classifier on a pre-trained encoder; the head is initialised from ``seed``."""
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # "pooler weights not used" is expected, not news
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(encoder_name_or_path)
+            encoder, extra = _load_encoder(encoder_name_or_path)
+        except OSError as err:
+            raise RobustuneError(f"cannot load encoder {encoder_name_or_path!r}: {str(err).splitlines()[0]}") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        settings.encoder_kwargs = extra
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return cls(encoder, tokenizer, settings)
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.settings.label_names)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.settings.label_names)
+
+    # ---- computation --------------------------------------------------------------------------
+    def encode(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None) -> torch.Tensor:
+        """Pooled sentence vectors, (B, D)."""
+        kwargs = {"attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        if inputs_embeds is not None:
+            kwargs["inputs_embeds"] = inputs_embeds
+        else:
+            kwargs["input_ids"] = input_ids
+        hidden = self.encoder(**kwargs).last_hidden_state  # (B, T, D)
+        return pool(hidden, attention_mask, self.settings.pooling)
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None) -> torch.Tensor:
+        """Logits, (B, K)."""
+        return self.head(self.encode(input_ids, attention_mask, token_type_ids, inputs_embeds))
+
+    def probabilities(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class probabilities of a tokenized batch, (B, K)."""
+        return torch.softmax(self(**batch).float(), dim=-1)
+
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        return self.tokenizer(list(texts), truncation=True, max_length=self.settings.max_length,
+                              padding=True, return_tensors="pt")
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """(N, K) class probabilities. Texts are batched by length for speed; the order is kept."""
+        if isinstance(texts, str):
+            texts = [texts]
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        lengths = [len(t) for t in texts]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        out = np.zeros((len(texts), self.num_labels), dtype=np.float32)
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="predict", unit="batch", disable=not progress):
+            idx = order[start:start + batch_size]
+            batch = {k: v.to(device) for k, v in self.tokenize([texts[i] for i in idx]).items()}
+            out[idx] = self.probabilities(batch).cpu().numpy()
+        self.train(was_training)
+        return out
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
+        """Predicted label names."""
+        probs = self.predict_proba(texts, batch_size)
+        return [self.settings.label_names[i] for i in probs.argmax(-1)]
+
+    # ---- persistence --------------------------------------------------------------------------
+    def extra_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors saved beside the weights (a KNN datastore, say); none for a plain classifier."""
+        return {}
+
+    def load_extra_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if tensors:
+            raise RobustuneError(f"unexpected tensors in the model file: {sorted(tensors)[:5]}")
+
+    def _prefix(self) -> str:
+        return getattr(self.encoder, "base_model_prefix", "") or "encoder"
+
+    def state_for_saving(self) -> dict[str, torch.Tensor]:
+        prefix = self._prefix()
+        state = {f"{prefix}.{k}": v for k, v in self.encoder.state_dict().items()}
+        state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        state.update(self.extra_tensors())
+        # safetensors refuses shared storage; a clone per tensor is cheap next to the disk write.
+        return {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = self.encoder.config
+        config.id2label = dict(enumerate(self.settings.label_names))
+        config.label2id = {n: i for i, n in enumerate(self.settings.label_names)}
+        config.robustune = self.settings.to_dict()
+        save_file(self.state_for_saving(), str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+        config.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu") -> "RobustClassifier":
+        """Load a model directory written by :meth:`save_pretrained` (safetensors + JSON only)."""
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        directory = Path(directory)
+        if not (directory / WEIGHTS_NAME).is_file() or not (directory / "config.json").is_file():
+            raise RobustuneError(f"{directory}: not a robustune model directory (no {WEIGHTS_NAME} / config.json)")
+        config = AutoConfig.from_pretrained(directory)
+        section = getattr(config, "robustune", None)
+        if not isinstance(section, dict):
+            raise RobustuneError(f"{directory}: config.json has no 'robustune' section; is this a robustune model?")
+        settings = ModelSettings(**section)
+        encoder = AutoModel.from_config(config, **settings.encoder_kwargs)
+        model = cls(encoder, AutoTokenizer.from_pretrained(directory), settings)
+        state = load_file(str(directory / WEIGHTS_NAME))
+        prefix = model._prefix() + "."
+        enc_state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        head_state = {k[5:]: v for k, v in state.items() if k.startswith("head.")}
+        rest = {k: v for k, v in state.items() if not k.startswith(prefix) and not k.startswith("head.")}
+        model.encoder.load_state_dict(enc_state)
+        model.head.load_state_dict(head_state)
+        model.load_extra_tensors(rest)
+        return model.to(device).eval()

@@ -1,0 +1,62 @@
+"""TrainConfig: everything ``robustune train`` takes, as one dataclass (the API and the CLI share it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..errors import RobustuneError
+from ..modeling.pooling import POOLINGS
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    output_dir: str
+    model: str | None = None  # encoder path or hub id; None: the bundled MiniLM
+    method: str = "vanilla"
+    method_params: dict = field(default_factory=dict)
+    eval_data: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    # training-data sampling, all seeded with `seed`
+    max_train_samples: int | None = None
+    shots: int | None = None
+    imbalance: float | None = None
+    minority: list[str] | None = None  # classes down-sampled by `imbalance`; default: the first class
+    label_noise: float | None = None
+    # schedule
+    epochs: float = 3.0
+    batch_size: int = 32
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_length: int = 128
+    seed: int = 42
+    split_seed: int = 42
+    pooling: str = "mean"
+    bf16: bool = False
+    # run management
+    resume: bool = False
+    overwrite: bool = False
+    save_steps: int = 500
+    logging_steps: int = 20
+    keep_checkpoints: bool = False
+    progress: bool = True
+
+    def validate(self) -> None:
+        checks = [
+            (self.epochs > 0, f"--epochs must be positive, got {self.epochs}"),
+            (self.batch_size > 0, f"--batch-size must be positive, got {self.batch_size}"),
+            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (self.max_length >= 8, f"--max-length must be at least 8, got {self.max_length}"),
+            (self.pooling in POOLINGS, f"--pooling must be one of {POOLINGS}, got {self.pooling!r}"),
+            (not (self.resume and self.overwrite), "--resume and --overwrite exclude each other"),
+            (self.max_train_samples is None or self.max_train_samples > 0, "--max-train-samples must be positive"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RobustuneError(message)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,146 @@
+"""``train()``: load and sample the data, build the classifier, run the method on RobustTrainer, save.
+
+Everything that can be wrong with the user's input (data, method, parameters, output folder) is
+checked before anything is written, so a failed run leaves no half-made model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from .. import data as D
+from ..assets import default_encoder
+from ..errors import RobustuneError
+from ..evaluation import evaluate
+from ..methods import get_method
+from ..modeling import WEIGHTS_NAME, ModelSettings, RobustClassifier
+from .config import TrainConfig
+from .features import Collator, EncodedDataset
+from .trainer import RobustTrainer, TrainingModule
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class TrainResult:
+    model: RobustClassifier
+    output_dir: Path
+    train_metrics: dict
+    eval_metrics: dict | None
+
+
+def load_training_data(config: TrainConfig) -> D.TextDataset:
+    """The training set after the seeded sampling options, in a fixed order."""
+    data = D.load_source(config.data, "train", text_column=config.text_column,
+                         label_column=config.label_column, split_seed=config.split_seed)
+    data.require_labels()
+    if config.max_train_samples:
+        data = D.random_subset(data, config.max_train_samples, config.seed)
+    if config.imbalance is not None:
+        minority = config.minority or [D.LabelMap.from_labels(data.labels).names[0]]
+        data = D.imbalance(data, config.imbalance, minority, config.seed)
+    if config.shots:
+        data = D.k_shot(data, config.shots, config.seed)
+    if config.label_noise:
+        data = D.label_noise(data, config.label_noise, config.seed)
+    return data
+
+
+def _check_output(config: TrainConfig) -> Path:
+    out = Path(config.output_dir)
+    if out.exists() and not out.is_dir():
+        raise RobustuneError(f"{out}: exists and is not a folder")
+    if (out / WEIGHTS_NAME).exists() and not config.overwrite:
+        raise RobustuneError(f"{out}: already holds a model; pass --overwrite to replace it")
+    has_checkpoint = (out / CHECKPOINTS).is_dir() and get_last_checkpoint(str(out / CHECKPOINTS))
+    if has_checkpoint and not (config.resume or config.overwrite):
+        raise RobustuneError(f"{out}: holds checkpoints of an unfinished run; pass --resume to continue it "
+                             "or --overwrite to start again")
+    return out
+
+
+def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
+    """Fine-tune a classifier. Takes a :class:`TrainConfig` or its fields as keyword arguments."""
+    if config is None:
+        config = TrainConfig(**kwargs)
+    elif kwargs:
+        raise TypeError("pass either a TrainConfig or keyword arguments, not both")
+    config.validate()
+    method_cls = get_method(config.method)
+    params = method_cls.parse_params(config.method_params)
+    out = _check_output(config)
+
+    train_data = load_training_data(config)
+    label_map = D.LabelMap.from_labels(train_data.labels)
+    train_ids = label_map.encode(train_data)
+    eval_data = None
+    if config.eval_data:
+        eval_data = D.load_source(config.eval_data, "test", text_column=config.text_column,
+                                  label_column=config.label_column, split_seed=config.split_seed)
+        label_map.encode(eval_data)  # fail now, not after training, on a label the model cannot know
+
+    set_seed(config.seed)
+    settings = ModelSettings(
+        label_names=list(label_map.names), pooling=config.pooling, max_length=config.max_length,
+        head=method_cls.head_spec or ModelSettings.__dataclass_fields__["head"].default_factory(),
+        method=config.method, method_params=vars(params).copy(),
+        training={k: v for k, v in config.to_dict().items()
+                  if k not in ("output_dir", "resume", "overwrite", "progress", "keep_checkpoints", "method_params")},
+    )
+    settings.training["model"] = config.model or default_encoder()
+    settings.training["train_examples"] = len(train_data)
+    classifier = RobustClassifier.from_encoder(settings.training["model"], settings, seed=config.seed)
+    train_set = EncodedDataset(train_data.texts, train_ids, classifier.tokenizer, config.max_length)
+    method = method_cls(params)
+    method.setup(classifier, train_set)
+    module = TrainingModule(classifier, method)
+
+    if config.overwrite and out.exists():
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    args = TrainingArguments(
+        output_dir=str(out / CHECKPOINTS),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        lr_scheduler_type="linear",
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=config.bf16,
+        use_cpu=not torch.cuda.is_available(),
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=1,
+        report_to="none",
+        disable_tqdm=not config.progress,
+        remove_unused_columns=False,
+        label_names=["labels"],
+        dataloader_num_workers=0,
+    )
+    trainer = RobustTrainer(model=module, args=args, train_dataset=train_set,
+                            data_collator=Collator(classifier.tokenizer))
+    resume = get_last_checkpoint(str(out / CHECKPOINTS)) if config.resume and (out / CHECKPOINTS).is_dir() else None
+    output = trainer.train(resume_from_checkpoint=resume)
+
+    classifier.eval()
+    method.finalize(classifier, train_set)
+    train_metrics = dict(output.metrics)
+    eval_metrics = None
+    if trainer.is_world_process_zero():  # under torchrun, one process writes
+        classifier.save_pretrained(out)
+        (out / "train_metrics.json").write_text(json.dumps(train_metrics, indent=2))
+        if eval_data is not None:
+            eval_metrics = evaluate(classifier, eval_data, progress=config.progress)
+            (out / "eval_metrics.json").write_text(json.dumps(eval_metrics, indent=2))
+        if not config.keep_checkpoints:
+            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    return TrainResult(classifier, out, train_metrics, eval_metrics)

@@ -1,0 +1,63 @@
+"""RobustTrainer: the one training loop, ``transformers.Trainer`` subclassed once.
+
+The model the Trainer sees is a :class:`TrainingModule` — the classifier plus the method's own
+state — so checkpoints, resume, mixed precision and distributed training all come from Trainer
+unchanged. The loss is the sum of the method's named terms; each term is logged beside ``loss``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import Trainer, TrainerCallback
+
+from ..methods import Method
+from ..modeling import RobustClassifier
+
+
+class TrainingModule(nn.Module):
+    """What is optimised: the classifier and the method's state (projection heads, queues, copies)."""
+
+    def __init__(self, classifier: RobustClassifier, method: Method):
+        super().__init__()
+        self.classifier = classifier
+        self.method = method
+
+    def forward(self, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = self.method(self.classifier, batch)
+        if not terms:
+            raise RuntimeError(f"method {self.method.name!r} returned no loss terms")
+        return {"loss": sum(terms.values()), **terms}
+
+
+class _AfterStep(TrainerCallback):
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        model.method.after_step(model.classifier)
+
+
+class RobustTrainer(Trainer):
+    # compute_loss returns a per-batch mean, so Trainer divides it for gradient accumulation.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_callback(_AfterStep())
+        self._term_sums: dict[str, torch.Tensor] = {}
+        self._term_count = 0
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        loss = outputs.pop("loss")
+        if model.training:
+            # Summed as tensors: a .item() per step would force a device sync on GPU.
+            for name, value in outputs.items():
+                self._term_sums[name] = self._term_sums.get(name, 0) + value.detach().float()
+            self._term_count += 1
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._term_count:
+            for name, total in self._term_sums.items():
+                logs[name] = round((total / self._term_count).item(), 4)
+            self._term_sums, self._term_count = {}, 0
+        super().log(logs, start_time)

@@ -1,0 +1,48 @@
+"""Shared fixtures: a tiny BERT built in code, small labelled data, and the shared datasets folder."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from robustune.testing import build_tiny_encoder
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = Path(os.environ.get("ROBUSTUNE_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
+
+_POS = ["a good film", "great fun and charming", "i loved this movie", "a brilliant and moving story",
+        "wonderful acting", "the best film this year", "lovely music and great scenes", "funny and fine"]
+_NEG = ["a bad film", "boring and dull", "i hated this movie", "an awful mess of a story",
+        "terrible acting", "the worst film this year", "ugly music and weak scenes", "stupid and slow"]
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> str:
+    """Path of a randomly initialised 2-layer BERT with a small vocabulary."""
+    return str(build_tiny_encoder(tmp_path_factory.mktemp("tiny-bert")))
+
+
+def toy_rows(n_per_class: int = 24, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = [(rng.choice(_POS), "positive") for _ in range(n_per_class)]
+    rows += [(rng.choice(_NEG), "negative") for _ in range(n_per_class)]
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.fixture
+def toy_csv(tmp_path) -> Path:
+    """A small, learnable two-class CSV (text,label)."""
+    path = tmp_path / "toy.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in toy_rows()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sst2() -> Path:
+    if not (SHARED_DATASETS / "sst2" / "train.tsv").is_file():
+        pytest.skip(f"shared datasets not found at {SHARED_DATASETS}")
+    return SHARED_DATASETS / "sst2"

@@ -1,0 +1,72 @@
+"""Training on the tiny encoder: the loop, save/load, determinism, resume, per-term logging."""
+
+import json
+
+import numpy as np
+import pytest
+
+import robustune
+from robustune import RobustClassifier, RobustuneError
+
+
+def _train(tiny_encoder, toy_csv, out, **kw):
+    args = dict(data=str(toy_csv), output_dir=str(out), model=tiny_encoder, epochs=2, batch_size=8, lr=1e-3,
+                seed=3, progress=False)
+    args.update(kw)
+    return robustune.train(**args)
+
+
+def test_train_save_load_identical_probabilities(tiny_encoder, toy_csv, tmp_path):
+    result = _train(tiny_encoder, toy_csv, tmp_path / "m")
+    texts = ["a good film", "boring and dull", "the worst film this year"]
+    before = result.model.predict_proba(texts)
+    loaded = RobustClassifier.from_pretrained(tmp_path / "m")
+    np.testing.assert_array_equal(before, loaded.predict_proba(texts))
+    assert loaded.label_names == ["negative", "positive"]
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["robustune"]["method"] == "vanilla"
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert not list((tmp_path / "m").glob("*.bin")) and not list((tmp_path / "m").glob("*.pt"))
+
+
+def test_learns_toy_task(tiny_encoder, toy_csv, tmp_path):
+    result = _train(tiny_encoder, toy_csv, tmp_path / "m", epochs=10, lr=3e-3, eval_data=str(toy_csv))
+    assert result.eval_metrics["accuracy"] >= 0.9
+
+
+def test_same_seed_same_model(tiny_encoder, toy_csv, tmp_path):
+    a = _train(tiny_encoder, toy_csv, tmp_path / "a").model.predict_proba(["a good film", "boring"])
+    b = _train(tiny_encoder, toy_csv, tmp_path / "b").model.predict_proba(["a good film", "boring"])
+    c = _train(tiny_encoder, toy_csv, tmp_path / "c", seed=4).model.predict_proba(["a good film", "boring"])
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_terms_are_logged(tiny_encoder, toy_csv, tmp_path):
+    result = _train(tiny_encoder, toy_csv, tmp_path / "m", keep_checkpoints=True, save_steps=2, logging_steps=2)
+    state = json.loads(sorted((tmp_path / "m" / "checkpoints").glob("checkpoint-*/trainer_state.json"))[-1].read_text())
+    logged = [entry for entry in state["log_history"] if "loss" in entry]
+    assert logged and all("ce" in entry for entry in logged)
+    assert result.train_metrics["train_loss"] > 0
+
+
+def test_refuses_to_overwrite_a_model(tiny_encoder, toy_csv, tmp_path):
+    _train(tiny_encoder, toy_csv, tmp_path / "m")
+    with pytest.raises(RobustuneError, match="already holds a model"):
+        _train(tiny_encoder, toy_csv, tmp_path / "m")
+    _train(tiny_encoder, toy_csv, tmp_path / "m", overwrite=True)
+
+
+def test_resume_from_checkpoint(tiny_encoder, toy_csv, tmp_path):
+    full = _train(tiny_encoder, toy_csv, tmp_path / "full", epochs=2).model.predict_proba(["a good film"])
+    # An interrupted run: only the first epoch's checkpoint exists, and no final model.
+    _train(tiny_encoder, toy_csv, tmp_path / "part", epochs=2, save_steps=6, keep_checkpoints=True)
+    part = tmp_path / "part"
+    (part / "model.safetensors").unlink()
+    for ckpt in sorted((part / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[1:]:
+        import shutil
+        shutil.rmtree(ckpt)
+    with pytest.raises(RobustuneError, match="--resume"):
+        _train(tiny_encoder, toy_csv, part, epochs=2)
+    resumed = _train(tiny_encoder, toy_csv, part, epochs=2, resume=True).model.predict_proba(["a good film"])
+    np.testing.assert_allclose(full, resumed, atol=1e-5)
