@@ -70,3 +70,26 @@ def test_resume_from_checkpoint(tiny_encoder, toy_csv, tmp_path):
         _train(tiny_encoder, toy_csv, part, epochs=2)
     resumed = _train(tiny_encoder, toy_csv, part, epochs=2, resume=True).model.predict_proba(["a good film"])
     np.testing.assert_allclose(full, resumed, atol=1e-5)
+
+
+def test_bf16_autocast_trains(tiny_encoder, toy_csv, tmp_path):
+    result = _train(tiny_encoder, toy_csv, tmp_path / "m", epochs=1, bf16=True)
+    probs = result.model.predict_proba(["a good film"])
+    assert probs.dtype == np.float32 and abs(probs.sum() - 1) < 1e-5
+
+
+def test_sampling_options_are_recorded(tiny_encoder, toy_csv, tmp_path):
+    _train(tiny_encoder, toy_csv, tmp_path / "m", epochs=1, imbalance=0.5, minority=["positive"], label_noise=0.1,
+           max_train_samples=40)
+    training = json.loads((tmp_path / "m" / "config.json").read_text())["robustune"]["training"]
+    assert training["imbalance"] == 0.5 and training["minority"] == ["positive"]
+    assert training["label_noise"] == 0.1 and training["seed"] == 3
+    assert training["train_examples"] < 40  # 40 sampled, then the positive class halved
+
+
+def test_predictions_do_not_depend_on_batching(tiny_encoder, toy_csv, tmp_path):
+    model = _train(tiny_encoder, toy_csv, tmp_path / "m", epochs=1).model
+    texts = ["a good film", "i hated this movie", "the best film this year and great fun", "dull"]
+    alone = np.concatenate([model.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(model.predict_proba(texts, batch_size=4), alone, atol=1e-5)
+    np.testing.assert_allclose(model.predict_proba(texts[::-1], batch_size=3)[::-1], alone, atol=1e-5)

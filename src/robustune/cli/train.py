@@ -43,7 +43,7 @@ def add_parser(sub):
     g = p.add_argument_group("schedule")
     g.add_argument("--epochs", type=float, default=3.0, help="epochs (default: 3)")
     g.add_argument("--batch-size", type=int, default=32, help="batch size per device (default: 32)")
-    g.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default: 5e-5)")
+    g.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: 1e-4)")
     g.add_argument("--max-length", type=int, default=128, help="maximum tokens per text (default: 128)")
     g.add_argument("--seed", type=int, default=42, help="seed of sampling, initialisation and order (default: 42)")
     g.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="sentence pooling (default: mean)")

@@ -1,0 +1,34 @@
+# robustune — set-up, demo and tests. Everything is installed into .venv/ from the package registries.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.robustune-installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+# torch is installed first and pinned: 2.13.0 is the CPU wheel these machines carry, while an
+# unpinned torch would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/robustune data mr > /dev/null
+	touch $(STAMP)
+
+# The main job: fine-tune the bundled MiniLM on MR movie reviews, evaluate on the held-out split,
+# save the model and use it.
+demo: setup
+	$(BIN)/robustune data mr
+	$(BIN)/robustune train --data mr --eval-data mr:test --output runs/demo --overwrite
+	$(BIN)/python examples/use_model.py runs/demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) runs
