@@ -14,8 +14,8 @@ Early in training the other rows of M are spread over the batch and act as pertu
 same-label instances grow similar, h' becomes an interpolation within a class.
 
 What the paper leaves open, and what is chosen here:
-- **Temperature.** The paper's matching is a plain softmax of dot products; ``match_temperature``
-  (τ_m, default 1.0 = the paper's form) is exposed for scaling.
+- **Temperature.** The paper gives no temperature value for the matching softmax;
+  ``match_temperature`` (τ_m) defaults to 1.0, a plain softmax of dot products, and is a flag.
 - **Activation / dense layer.** The paper says "a dense layer" and no more. Here it is the head's
   hidden layer, d -> d (``HeadSpec(hidden="input")``) with tanh — the shape of BERT's pooler — so
   H stays bounded and H·Hᵀ cannot blow up the softmax; the head's usual dropouts stay in place.
