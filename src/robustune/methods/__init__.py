@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from ..errors import RobustuneError
 from .base import Method, NoParams, model_inputs
+from .match_tuning import MatchTuning
+from .smart import Smart
 from .vanilla import Vanilla
 
 METHODS: dict[str, type[Method]] = {
     Vanilla.name: Vanilla,
+    Smart.name: Smart,
+    MatchTuning.name: MatchTuning,
 }
 
 

@@ -1,0 +1,87 @@
+"""Training step time of robust methods relative to vanilla, measured side by side in one run.
+
+Each method gets its own MiniLM classifier (same seed), the same fixed SST-2 batches and an AdamW
+step; a "step" is the method's forward, backward, optimizer step and ``after_step`` — what the
+Trainer does per batch, without its logging. Methods are interleaved step by step so that load
+from other processes hits them alike; the median step time is reported.
+
+    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/step_time.py \
+        --methods vanilla smart match-tuning --steps 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+
+import torch
+
+from robustune import data as D
+from robustune.assets import default_encoder
+from robustune.methods import get_method
+from robustune.modeling import ModelSettings, RobustClassifier
+from robustune.training import TrainingModule
+from robustune.training.features import Collator, EncodedDataset
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="../shared/datasets/sst2/train.tsv")
+    ap.add_argument("--methods", nargs="+", default=["vanilla", "smart", "match-tuning"])
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per method")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    texts = D.load_source(args.data, "train")
+    labelled = D.random_subset(texts, args.batch_size * (args.steps + args.warmup), args.seed)
+    label_map = D.LabelMap.from_labels(labelled.labels)
+    runs = {}
+    for name in args.methods:
+        cls = get_method(name)
+        torch.manual_seed(args.seed)
+        settings = ModelSettings(label_names=list(label_map.names), max_length=args.max_length,
+                                 head=cls.head_spec or ModelSettings.__dataclass_fields__["head"].default_factory())
+        classifier = RobustClassifier.from_encoder(default_encoder(), settings, seed=args.seed)
+        dataset = EncodedDataset(labelled.texts, label_map.encode(labelled), classifier.tokenizer, args.max_length)
+        method = cls()
+        method.setup(classifier, dataset)
+        module = TrainingModule(classifier, method).to(device).train()
+        optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=5e-5)
+        collate = Collator(classifier.tokenizer)
+        batches = [collate([dataset[i] for i in range(s, s + args.batch_size)])
+                   for s in range(0, len(dataset), args.batch_size)]
+        runs[name] = (module, optimizer, [{k: v.to(device) for k, v in b.items()} for b in batches], [])
+
+    for step in range(args.warmup + args.steps):
+        for name, (module, optimizer, batches, times) in runs.items():
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            loss = module(**batches[step])["loss"]
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            module.method.after_step(module.classifier)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if step >= args.warmup:
+                times.append(time.perf_counter() - start)
+
+    base = statistics.median(runs[args.methods[0]][3])
+    print(f"device {device}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
+          f"{args.steps} timed steps each (median), interleaved")
+    print(f"{'method':<14}{'s/step':>9}{'ex/s':>8}{'x ' + args.methods[0]:>12}")
+    for name, (_, _, _, times) in runs.items():
+        med = statistics.median(times)
+        print(f"{name:<14}{med:>9.3f}{args.batch_size / med:>8.1f}{med / base:>12.2f}")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (all methods together)")
+
+
+if __name__ == "__main__":
+    main()
