@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from ..errors import RobustuneError
 from .base import Method, NoParams, model_inputs
+from .knn_bert import KNNBert
+from .scl import SCL
 from .vanilla import Vanilla
 
 METHODS: dict[str, type[Method]] = {
     Vanilla.name: Vanilla,
+    KNNBert.name: KNNBert,
+    SCL.name: SCL,
 }
 
 
