@@ -81,7 +81,7 @@ def knn_contrastive_loss(q: torch.Tensor, keys: torch.Tensor, key_labels: torch.
     per_pair = torch.logaddexp(logits, neg_lse) - logits  # (B, Q): −log(e^s / (e^s + Σ_n e^n))
     n_pairs = pos.sum()
     if n_pairs == 0:
-        return logits.sum() * 0.0
+        return q.sum() * 0.0
     return per_pair[pos].sum() / n_pairs
 
 

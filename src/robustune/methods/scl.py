@@ -44,7 +44,7 @@ def supervised_contrastive_loss(z: torch.Tensor, labels: torch.Tensor, temperatu
     n_pos = pos.sum(1)  # (B,)
     anchors = n_pos > 0
     if not anchors.any():
-        return logits.sum() * 0.0
+        return z.sum() * 0.0
     per_anchor = -(log_prob * pos).sum(1)[anchors] / n_pos[anchors]
     return per_anchor.mean()
 
