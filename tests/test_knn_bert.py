@@ -135,3 +135,18 @@ def test_train_save_load_and_batch_independence(tiny_encoder, toy_csv, tmp_path)
     alone = np.concatenate([loaded.predict_proba([t]) for t in texts])
     np.testing.assert_allclose(alone, before, atol=1e-5)
     np.testing.assert_allclose(loaded.predict_proba(texts[::-1])[::-1], before, atol=1e-5)
+
+
+def test_resume_continues_queue_and_key_encoder(tiny_encoder, toy_csv, tmp_path):
+    import shutil
+
+    kw = dict(data=str(toy_csv), model=tiny_encoder, method="knn-bert", method_params={"queue_size": 16},
+              epochs=2, batch_size=8, lr=1e-3, seed=3, progress=False)
+    full = robustune.train(output_dir=str(tmp_path / "full"), **kw).model.predict_proba(["a good film"])
+    part = tmp_path / "part"
+    robustune.train(output_dir=str(part), save_steps=6, keep_checkpoints=True, **kw)
+    (part / "model.safetensors").unlink()
+    for ckpt in sorted((part / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[1:]:
+        shutil.rmtree(ckpt)
+    resumed = robustune.train(output_dir=str(part), resume=True, **kw).model.predict_proba(["a good film"])
+    np.testing.assert_allclose(full, resumed, atol=1e-5)
