@@ -103,7 +103,8 @@ def main() -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--dev", help="dev split for choosing K and λ' (never the test split)")
-    p.add_argument("--max-test-samples", type=int, help="a seeded subset of the test (and dev) data")
+    p.add_argument("--max-test-samples", type=int, help="a seeded subset of the test data")
+    p.add_argument("--max-dev-samples", type=int, default=1000, help="a seeded subset of the dev data (default 1000)")
     p.add_argument("--model")
     p.add_argument("--methods", nargs="+", default=["vanilla", "knn-bert"])
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
@@ -121,7 +122,8 @@ def main() -> None:
     dev = load_source(args.dev, "test") if args.dev else None
     if args.max_test_samples:
         test = random_subset(test, args.max_test_samples, 0)
-        dev = random_subset(dev, args.max_test_samples, 0) if dev is not None else None
+    if dev is not None and args.max_dev_samples:
+        dev = random_subset(dev, args.max_dev_samples, 0)
     rows = [run_one(args, method, seed, dev, test) for method in args.methods for seed in args.seeds]
     result = summary(rows)
     for method, stats in result.items():
