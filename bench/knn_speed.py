@@ -5,7 +5,7 @@
    hits all three alike; the median step of each and the ratios to vanilla. Target: ≤ 1.6×.
 2. Inference time of ``predict_proba`` with a KNN datastore of ``--store-size`` entries (random unit
    vectors; the search costs the same whatever they hold) against the linear head alone, on the
-   same texts, round-robin. Target: ≤ 1.2× at 100,000 entries.
+   same texts, round-robin, for each search backend in ``--backends``. Target: ≤ 1.2× at 100,000.
 
     flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/knn_speed.py
 """
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from robustune.assets import default_encoder
 from robustune.data import LabelMap, load_source, random_subset
 from robustune.knn import KNNDatastore
+from robustune.knn.datastore import BACKENDS
 from robustune.methods import get_method
 from robustune.modeling import ModelSettings, RobustClassifier
 from robustune.training.features import Collator, EncodedDataset
@@ -43,8 +44,10 @@ def step_times(args, data) -> dict[str, float]:
     batches = [collate([dataset[i] for i in range(s, s + args.batch_size)])
                for s in range(0, args.batch_size * args.steps, args.batch_size)]
     times: dict[str, list[float]] = {name: [] for name in args.methods}
+    names = list(setups)
     for i, batch in enumerate(batches):
-        for name, (classifier, method, opt) in setups.items():
+        for name in names[i % len(names):] + names[:i % len(names)]:  # rotate: no method always runs first
+            classifier, method, opt = setups[name]
             start = time.perf_counter()
             loss = sum(method(classifier, batch).values())
             loss.backward()
@@ -56,26 +59,27 @@ def step_times(args, data) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def inference_times(args, texts, label_names) -> tuple[float, float]:
+def inference_times(args, texts, label_names) -> dict[str, float]:
     settings = ModelSettings(label_names=label_names)
     classifier = RobustClassifier.from_encoder(args.model or default_encoder(), settings, seed=0).eval()
     g = torch.Generator().manual_seed(0)
     dim = classifier.encoder.config.hidden_size
-    store = KNNDatastore(F.normalize(torch.randn(args.store_size, dim, generator=g), dim=-1),
-                         torch.randint(0, len(label_names), (args.store_size,), generator=g),
-                         len(label_names), k=10, weight=0.2, backend=args.backend)
-    linear, knn = [], []
-    classifier.predict_proba(texts[:64])  # warm-up
-    for _ in range(args.repeats):
-        classifier.knn = None
-        start = time.perf_counter()
-        classifier.predict_proba(texts, batch_size=64)
-        linear.append(time.perf_counter() - start)
+    features = F.normalize(torch.randn(args.store_size, dim, generator=g), dim=-1)
+    labels = torch.randint(0, len(label_names), (args.store_size,), generator=g)
+    stores = {"linear": None}
+    stores.update({b: KNNDatastore(features, labels, len(label_names), k=10, weight=0.2, backend=b)
+                   for b in args.backends})
+    times: dict[str, list[float]] = {name: [] for name in stores}
+    for store in stores.values():  # warm-up (and the bf16 copy / faiss index are built once)
         classifier.knn = store
-        start = time.perf_counter()
-        classifier.predict_proba(texts, batch_size=64)
-        knn.append(time.perf_counter() - start)
-    return statistics.median(linear), statistics.median(knn)
+        classifier.predict_proba(texts[:64])
+    for _ in range(args.repeats):
+        for name, store in stores.items():
+            classifier.knn = store
+            start = time.perf_counter()
+            classifier.predict_proba(texts, batch_size=64)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -88,7 +92,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--store-size", type=int, default=100_000)
-    p.add_argument("--backend", default="torch", choices=["torch", "faiss", "auto"])
+    p.add_argument("--backends", nargs="+", default=["auto", "torch"], choices=list(BACKENDS))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-steps", action="store_true")
     args = p.parse_args()
@@ -100,10 +104,11 @@ def main() -> None:
         for name, t in med.items():
             print(f"step {name:9s} median {t * 1000:8.1f} ms  ratio vs vanilla {t / med['vanilla']:.2f}x")
     test = load_source(args.test, "test")
-    linear, knn = inference_times(args, test.texts, sorted(set(test.labels)))
+    med = inference_times(args, test.texts, sorted(set(test.labels)))
     n = len(test.texts)
-    print(f"inference on {n} texts: linear {linear:.2f} s ({n / linear:.0f} ex/s), with a {args.store_size:,}-entry "
-          f"datastore ({args.backend}) {knn:.2f} s ({n / knn:.0f} ex/s); ratio {knn / linear:.2f}x")
+    for name, t in med.items():
+        label = "linear head only" if name == "linear" else f"+ {args.store_size:,}-entry datastore, {name}"
+        print(f"inference on {n} texts, {label:40s} {t:6.2f} s ({n / t:5.0f} ex/s)  ratio {t / med['linear']:.2f}x")
 
 
 if __name__ == "__main__":

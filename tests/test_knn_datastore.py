@@ -52,6 +52,16 @@ def test_faiss_backend_agrees_with_torch():
     torch.testing.assert_close(exact, faiss, atol=1e-5, rtol=1e-5)
 
 
+def test_bf16_shortlist_agrees_with_exact():
+    g = torch.Generator().manual_seed(3)
+    features, labels = torch.randn(500, 16, generator=g), torch.randint(0, 3, (500,), generator=g)
+    queries = features[:6] + 0.1 * torch.randn(6, 16, generator=g)
+    for vote in ("uniform", "similarity"):
+        exact = KNNDatastore(features, labels, 3, k=7, vote=vote, backend="torch").vote(queries)
+        fast = KNNDatastore(features, labels, 3, k=7, vote=vote, backend="bf16").vote(queries)
+        torch.testing.assert_close(exact, fast, atol=1e-5, rtol=1e-5)
+
+
 def test_any_classifier_takes_a_datastore(tiny_encoder, toy_csv, tmp_path, capsys):
     model = robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "v"), model=tiny_encoder, epochs=1,
                             batch_size=8, seed=1, progress=False).model
