@@ -124,7 +124,8 @@ def main() -> None:
         test = random_subset(test, args.max_test_samples, 0)
     if dev is not None and args.max_dev_samples:
         dev = random_subset(dev, args.max_dev_samples, 0)
-    rows = [run_one(args, method, seed, dev, test) for method in args.methods for seed in args.seeds]
+    # Seed-major, so that a run cut short still holds every method for the seeds it finished.
+    rows = [run_one(args, method, seed, dev, test) for seed in args.seeds for method in args.methods]
     result = summary(rows)
     for method, stats in result.items():
         print(f"{method:9s} " + "  ".join(f"{k} {m:.4f} ± {s:.4f}" for k, (m, s) in stats.items()))
