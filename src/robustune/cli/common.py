@@ -14,6 +14,28 @@ def add_data_arguments(parser) -> None:
                         help="seed of the train/dev/test split of sources that have none (default: 42)")
 
 
+def add_knn_arguments(parser) -> None:
+    from ..knn.datastore import BACKENDS, VOTES
+
+    g = parser.add_argument_group("KNN datastore (models saved with one: override its saved settings, no retraining)")
+    g.add_argument("--knn-k", type=int, help="number of neighbours K")
+    g.add_argument("--knn-weight", type=float, help="share λ' of the KNN vote in the combined probabilities")
+    g.add_argument("--knn-vote", choices=VOTES, help="uniform vote share or similarity-weighted vote")
+    g.add_argument("--knn-backend", choices=BACKENDS, help="neighbour search: exact torch, faiss, or auto")
+
+
+def apply_knn_arguments(model, args) -> None:
+    """Apply --knn-* overrides to a loaded model; a user error when it has no datastore."""
+    from ..errors import RobustuneError
+
+    knn = {"k": args.knn_k, "weight": args.knn_weight, "vote": args.knn_vote, "backend": args.knn_backend}
+    if all(v is None for v in knn.values()):
+        return
+    if model.knn is None:
+        raise RobustuneError(f"{args.model}: the model has no KNN datastore; --knn-* options do not apply")
+    model.knn.configure(**knn)
+
+
 def write_json(path: str | Path, payload) -> None:
     """Write JSON atomically (a temporary file renamed into place)."""
     path = Path(path)

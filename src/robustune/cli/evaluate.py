@@ -7,7 +7,7 @@ import json
 from ..data import load_source
 from ..evaluation import evaluate
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, info, write_json
+from .common import add_data_arguments, add_knn_arguments, apply_knn_arguments, info, write_json
 
 
 def add_parser(sub):
@@ -19,15 +19,21 @@ def add_parser(sub):
     p.add_argument("--output", help="write the metrics to this JSON file")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     add_data_arguments(p)
+    add_knn_arguments(p)
     return p
 
 
 def run(args) -> int:
     model = RobustClassifier.from_pretrained(args.model)
+    apply_knn_arguments(model, args)
     data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
                        split_seed=args.split_seed)
     metrics = evaluate(model, data, batch_size=args.batch_size, progress=True)
     print(json.dumps(metrics, indent=2))
+    parts = {k[len("accuracy_"):]: v for k, v in metrics.items() if k.startswith("accuracy_")}
+    if parts:
+        info(f"accuracy {metrics['accuracy']:.4f} (combined)  "
+             + "  ".join(f"{name} {value:.4f}" for name, value in parts.items()))
     if args.output:
         write_json(args.output, metrics)
         info(f"wrote {args.output}")

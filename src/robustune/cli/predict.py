@@ -8,7 +8,7 @@ from pathlib import Path
 from ..data import load_source
 from ..evaluation import predictions
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, info
+from .common import add_data_arguments, add_knn_arguments, apply_knn_arguments, info
 
 
 def add_parser(sub):
@@ -19,11 +19,13 @@ def add_parser(sub):
     p.add_argument("--output", required=True, help="JSONL file to write, one prediction per row")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     add_data_arguments(p)
+    add_knn_arguments(p)
     return p
 
 
 def run(args) -> int:
     model = RobustClassifier.from_pretrained(args.model)
+    apply_knn_arguments(model, args)
     data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
                        need_labels=False, split_seed=args.split_seed)
     out = Path(args.output)

@@ -6,15 +6,25 @@ import numpy as np
 
 from ..data import LabelMap, TextDataset
 from ..modeling import RobustClassifier
-from .metrics import classification_metrics
+from .metrics import accuracy_from_probs, classification_metrics
 
 
 def evaluate(model: RobustClassifier, data: TextDataset, batch_size: int = 64, progress: bool = False) -> dict:
-    """Metrics of ``model`` on ``data``; a label the model never saw is an error naming its row."""
+    """Metrics of ``model`` on ``data``; a label the model never saw is an error naming its row.
+
+    A model with several predictors (a linear head and a KNN datastore) is scored on the combined
+    prediction, and each predictor's own accuracy is added as ``accuracy_<name>``.
+    """
     label_map = LabelMap(tuple(model.label_names))
     y_true = label_map.encode(data)
-    probs = model.predict_proba(data.texts, batch_size=batch_size, progress=progress)
-    return classification_metrics(y_true, probs.argmax(-1).tolist(), model.label_names)
+    parts = model.predict_components(data.texts, batch_size=batch_size, progress=progress)
+    probs = parts.pop("combined", None)
+    if probs is None:
+        probs = parts["linear"]
+    metrics = classification_metrics(y_true, probs.argmax(-1).tolist(), model.label_names)
+    if len(parts) > 1:
+        metrics.update({f"accuracy_{name}": accuracy_from_probs(p, y_true) for name, p in parts.items()})
+    return metrics
 
 
 def predictions(model: RobustClassifier, data: TextDataset, batch_size: int = 64, progress: bool = False):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from ..errors import RobustuneError
 from .base import Method, NoParams, model_inputs
+from .knn_bert import KNNBert
 from .match_tuning import MatchTuning
+from .scl import SCL
 from .smart import Smart
 from .vanilla import Vanilla
 
@@ -16,6 +18,8 @@ METHODS: dict[str, type[Method]] = {
     Vanilla.name: Vanilla,
     Smart.name: Smart,
     MatchTuning.name: MatchTuning,
+    KNNBert.name: KNNBert,
+    SCL.name: SCL,
 }
 
 

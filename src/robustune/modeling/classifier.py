@@ -38,6 +38,7 @@ class ModelSettings:
     method_params: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # how it was trained: data, sampling, seed, schedule
     encoder_kwargs: dict = field(default_factory=dict)
+    knn: dict | None = None  # KNNSettings of the datastore saved with the model, if any
 
     def __post_init__(self) -> None:
         if isinstance(self.head, dict):
@@ -72,6 +73,9 @@ class RobustClassifier(nn.Module):
         self.tokenizer = tokenizer
         self.settings = settings
         self.head = ClassificationHead(encoder.config.hidden_size, len(settings.label_names), settings.head)
+        # A KNN datastore (knn.KNNDatastore) over the training set, set by a method's finalize or on
+        # loading; a plain attribute, not a submodule, so that training checkpoints do not carry it.
+        self.knn = None
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -119,17 +123,30 @@ class RobustClassifier(nn.Module):
         """Logits, (B, K)."""
         return self.head(self.encode(input_ids, attention_mask, token_type_ids, inputs_embeds))
 
+    def component_probabilities(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each predictor's class probabilities, (B, K): ``linear`` (the head), plus ``knn`` and their
+        mixture ``combined`` when the model holds a KNN datastore."""
+        pooled = self.encode(**batch)  # (B, D)
+        parts = {"linear": torch.softmax(self.head(pooled).float(), dim=-1)}
+        if self.knn is not None:
+            parts["knn"] = self.knn.vote(pooled)
+            parts["combined"] = self.knn.combine(parts["linear"], parts["knn"])
+        return parts
+
     def probabilities(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class probabilities of a tokenized batch, (B, K)."""
-        return torch.softmax(self(**batch).float(), dim=-1)
+        """Class probabilities of a tokenized batch, (B, K) (the KNN mixture when there is a datastore)."""
+        if self.knn is None:
+            return torch.softmax(self(**batch).float(), dim=-1)
+        return self.component_probabilities(batch)["combined"]
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return self.tokenizer(list(texts), truncation=True, max_length=self.settings.max_length,
                               padding=True, return_tensors="pt")
 
     @torch.inference_mode()
-    def predict_proba(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """(N, K) class probabilities. Texts are batched by length for speed; the order is kept."""
+    def _batched(self, texts: list[str], fn, batch_size: int, progress: bool, desc: str = "predict") -> dict:
+        """Runs ``fn(tokenized batch) -> {name: (B, ...) tensor}`` over texts batched by length (for
+        speed) and returns {name: (N, ...) array} in the original order."""
         if isinstance(texts, str):
             texts = [texts]
         was_training = self.training
@@ -137,14 +154,32 @@ class RobustClassifier(nn.Module):
         device = next(self.parameters()).device
         lengths = [len(t) for t in texts]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
-        out = np.zeros((len(texts), self.num_labels), dtype=np.float32)
+        out: dict[str, np.ndarray] = {}
         starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="predict", unit="batch", disable=not progress):
+        for start in tqdm(starts, desc=desc, unit="batch", disable=not progress):
             idx = order[start:start + batch_size]
             batch = {k: v.to(device) for k, v in self.tokenize([texts[i] for i in idx]).items()}
-            out[idx] = self.probabilities(batch).cpu().numpy()
+            for name, value in fn(batch).items():
+                if name not in out:
+                    out[name] = np.zeros((len(texts), *value.shape[1:]), dtype=np.float32)
+                out[name][idx] = value.float().cpu().numpy()
         self.train(was_training)
         return out
+
+    def predict_proba(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """(N, K) class probabilities. Texts are batched by length for speed; the order is kept."""
+        if not len(texts):
+            return np.zeros((0, self.num_labels), dtype=np.float32)
+        return self._batched(texts, lambda b: {"p": self.probabilities(b)}, batch_size, progress)["p"]
+
+    def predict_components(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> dict:
+        """{name: (N, K) probabilities} of every predictor (see :meth:`component_probabilities`)."""
+        return self._batched(texts, self.component_probabilities, batch_size, progress)
+
+    def encode_texts(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+        """(N, D) pooled sentence vectors of raw texts (eval mode, no gradients)."""
+        out = self._batched(texts, lambda b: {"h": self.encode(**b)}, batch_size, progress, desc="encode")
+        return torch.from_numpy(out["h"])
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[str]:
         """Predicted label names."""
@@ -153,12 +188,19 @@ class RobustClassifier(nn.Module):
 
     # ---- persistence --------------------------------------------------------------------------
     def extra_tensors(self) -> dict[str, torch.Tensor]:
-        """Tensors saved beside the weights (a KNN datastore, say); none for a plain classifier."""
-        return {}
+        """Tensors saved beside the weights: the KNN datastore, when there is one."""
+        return self.knn.tensors() if self.knn is not None else {}
 
     def load_extra_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        if tensors:
-            raise RobustuneError(f"unexpected tensors in the model file: {sorted(tensors)[:5]}")
+        from ..knn import KNNDatastore
+        from ..knn.datastore import TENSOR_PREFIX
+
+        knn = {k: v for k, v in tensors.items() if k.startswith(TENSOR_PREFIX)}
+        unexpected = sorted(set(tensors) - set(knn))
+        if unexpected:
+            raise RobustuneError(f"unexpected tensors in the model file: {unexpected[:5]}")
+        if knn:
+            self.knn = KNNDatastore.from_tensors(knn, self.num_labels, self.settings.knn or {})
 
     def _prefix(self) -> str:
         return getattr(self.encoder, "base_model_prefix", "") or "encoder"
@@ -177,6 +219,7 @@ class RobustClassifier(nn.Module):
         config = self.encoder.config
         config.id2label = dict(enumerate(self.settings.label_names))
         config.label2id = {n: i for i, n in enumerate(self.settings.label_names)}
+        self.settings.knn = dataclasses.asdict(self.knn.settings) if self.knn is not None else None
         config.robustune = self.settings.to_dict()
         save_file(self.state_for_saving(), str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
         config.save_pretrained(directory)
