@@ -114,6 +114,14 @@ def test_decoder_is_tied_to_the_encoder(tiny_encoder):
     assert hasattr(decoder.base_model.encoder.layer[0], "crossattention")
 
 
+def test_dae_refuses_an_encoder_without_a_decoder():
+    from transformers import DistilBertConfig, DistilBertModel
+
+    encoder = DistilBertModel(DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32))
+    with pytest.raises(RobustuneError, match="decoder"):
+        tied_decoder(encoder, seed=0)
+
+
 def test_head_and_bad_params():
     assert ThreePhase.head_spec.hidden == 100 and ThreePhase.head_spec.activation == "none"
     with pytest.raises(RobustuneError, match="phases"):

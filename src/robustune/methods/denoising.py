@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import RobustuneError
 from ..modeling import RobustClassifier
 from .base import Method
 from .views import ViewCollator, ViewDataset, view_inputs
@@ -74,6 +75,9 @@ def tied_decoder(encoder: nn.Module, seed: int) -> nn.Module:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             decoder = AutoModelForCausalLM.from_config(config)
+    except ValueError:  # the architecture has no causal-LM class (DistilBERT, say)
+        raise RobustuneError(f"the DAE phase needs an encoder that can run as a decoder (BERT, RoBERTa, ...); "
+                             f"{type(encoder).__name__} cannot") from None
     finally:
         hf_logging.set_verbosity(verbosity)
     base = decoder.base_model
@@ -85,7 +89,7 @@ def tied_decoder(encoder: nn.Module, seed: int) -> nn.Module:
             setattr(base.get_submodule(module_name), attr, own[name])
             tied += 1
     if not tied:
-        raise ValueError(f"no decoder weight could be tied to the {type(encoder).__name__} encoder")
+        raise RobustuneError(f"no decoder weight could be tied to the {type(encoder).__name__} encoder")
     decoder.get_output_embeddings().weight = encoder.get_input_embeddings().weight
     return decoder
 
