@@ -205,3 +205,20 @@ def test_resume_at_the_phase(tiny_encoder, toy_data, full_run, tmp_path, monkeyp
         shutil.rmtree(ckpt)
     resumed = _train(tiny_encoder, toy_data, part, resume=True)
     np.testing.assert_allclose(full, resumed.model.predict_proba(TEXTS), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_three_phases_through_the_cli_on_minilm(sst2, tmp_path):
+    """The three phases end to end on the real MiniLM: 200 SST-2 rows, one short epoch per phase."""
+    from robustune.cli import main
+
+    out = tmp_path / "m"
+    rc = main(["train", "--data", str(sst2 / "train.tsv"), "--max-train-samples", "200", "--method", "three-phase",
+               "--dae-epochs", "1", "--dae-batch-size", "16", "--cl-epochs", "1", "--epochs", "1",
+               "--output", str(out), "--seed", "1"])
+    assert rc == 0
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    assert metrics["dae_train_loss"] > 0 and metrics["cl_train_loss"] > 0
+    texts = ["a gorgeous , witty , seductive movie .", "the story is dull and the acting is worse ."]
+    model = RobustClassifier.from_pretrained(out)
+    np.testing.assert_array_equal(model.predict_proba(texts), RobustClassifier.from_pretrained(out).predict_proba(texts))
