@@ -222,3 +222,18 @@ def test_three_phases_through_the_cli_on_minilm(sst2, tmp_path):
     texts = ["a gorgeous , witty , seductive movie .", "the story is dull and the acting is worse ."]
     model = RobustClassifier.from_pretrained(out)
     np.testing.assert_array_equal(model.predict_proba(texts), RobustClassifier.from_pretrained(out).predict_proba(texts))
+
+
+def test_stages_draw_pairs_from_the_augmented_set(tiny_encoder):
+    from robustune.modeling import ModelSettings
+    from robustune.training.features import EncodedDataset
+
+    classifier = RobustClassifier.from_encoder(tiny_encoder, ModelSettings(label_names=["neg", "pos"]))
+    train_set = EncodedDataset(["a bad film"] * 2 + ["a good film"] * 24, [0] * 2 + [1] * 24, classifier.tokenizer, 32)
+    # f(2; 24) = log 12 * 4 / log 24 = 3.13 -> the negatives appear 3 times: 30 examples, 60 pairs.
+    for augment, pairs in ((True, 60), (False, 52)):
+        method = ThreePhase(ThreePhase.parse_params({"phases": "cl", "imbalance_augment": augment}))
+        [stage] = method.stages(classifier, train_set, seed=0)
+        assert stage.name == "cl" and len(stage.dataset) == pairs
+    method = ThreePhase(ThreePhase.parse_params({}))
+    assert [s.name for s in method.stages(classifier, train_set, seed=0)] == ["dae", "cl"]
