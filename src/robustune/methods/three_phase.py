@@ -14,7 +14,8 @@ earlier phase's encoder is saved when it ends, so ``--resume`` restarts at the p
 ``--phases dae`` or ``--phases cl`` give the paper's ablations DAE+FT and CL+FT.
 
 ``joint`` is the paper's other ablation: phases 1 and 2 trained together, L = λ·L₁ + L₂ on the pair
-data (the DAE reconstructs each pair's anchor), then fine-tuning.
+data (the DAE reconstructs each pair's anchor, corrupted anew for each pair), then fine-tuning. Its
+joint phase takes the ``--cl-*`` schedule and ``--dae-deletion``; ``--dae-weight`` is λ.
 
 Example::
 
