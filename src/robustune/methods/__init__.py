@@ -7,11 +7,12 @@ To add a method: write ``methods/<name>.py`` with a :class:`Method` subclass and
 from __future__ import annotations
 
 from ..errors import RobustuneError
-from .base import Method, NoParams, model_inputs
+from .base import Method, NoParams, Stage, model_inputs
 from .knn_bert import KNNBert
 from .match_tuning import MatchTuning
 from .scl import SCL
 from .smart import Smart
+from .three_phase import Joint, ThreePhase
 from .vanilla import Vanilla
 
 METHODS: dict[str, type[Method]] = {
@@ -20,6 +21,8 @@ METHODS: dict[str, type[Method]] = {
     MatchTuning.name: MatchTuning,
     KNNBert.name: KNNBert,
     SCL.name: SCL,
+    ThreePhase.name: ThreePhase,
+    Joint.name: Joint,
 }
 
 
@@ -30,4 +33,4 @@ def get_method(name: str) -> type[Method]:
         raise RobustuneError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
 
 
-__all__ = ["METHODS", "Method", "NoParams", "get_method", "model_inputs"]
+__all__ = ["METHODS", "Method", "NoParams", "Stage", "get_method", "model_inputs"]

@@ -6,6 +6,10 @@ moves to the device, is checkpointed by the Trainer and resumes with it) that tu
 hyper-parameters are a dataclass, ``Params``, whose fields become CLI flags and are saved in the
 model's config.
 
+A method that needs earlier training phases (a denoising auto-encoder, a contrastive pre-training)
+returns them from :meth:`Method.stages`: each :class:`Stage` is its own objective (a ``Method``),
+data and schedule, run in order by the same Trainer before the method's own phase.
+
 Adding a method: one file with a ``Method`` subclass, one line in ``methods/__init__.py``, its tests.
 """
 
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 from torch import nn
@@ -25,6 +29,23 @@ from ..modeling import HeadSpec, RobustClassifier
 @dataclass
 class NoParams:
     """A method without hyper-parameters of its own."""
+
+
+@dataclass
+class Stage:
+    """An earlier training phase: its objective, data and schedule (``None``: the run's own value).
+
+    The stage's encoder is saved when it ends (``checkpoints/stage-<name>/encoder.safetensors``), so a
+    resumed run skips finished stages and resumes an unfinished one from its last checkpoint.
+    """
+
+    name: str
+    method: "Method"
+    dataset: torch.utils.data.Dataset
+    collator: Callable[[list[dict]], dict[str, torch.Tensor]]
+    epochs: float | None = None
+    lr: float | None = None
+    batch_size: int | None = None
 
 
 class Method(nn.Module):
@@ -53,6 +74,10 @@ class Method(nn.Module):
 
     def setup(self, classifier: RobustClassifier, train_dataset) -> None:
         """Called once before training with the tokenized training set (build copies, queues...)."""
+
+    def stages(self, classifier: RobustClassifier, train_dataset, seed: int) -> list[Stage]:
+        """Training phases run, in order, before this method's own (none by default)."""
+        return []
 
     def forward(self, classifier: RobustClassifier, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Named loss terms for one batch; their sum is the loss that is back-propagated."""

@@ -23,6 +23,7 @@ from ..methods import get_method
 from ..modeling import WEIGHTS_NAME, ModelSettings, RobustClassifier
 from .config import TrainConfig
 from .features import Collator, EncodedDataset
+from .stages import run_stages, stage_folders
 from .trainer import RobustTrainer, TrainingModule
 
 CHECKPOINTS = "checkpoints"
@@ -59,11 +60,39 @@ def _check_output(config: TrainConfig) -> Path:
         raise RobustuneError(f"{out}: exists and is not a folder")
     if (out / WEIGHTS_NAME).exists() and not config.overwrite:
         raise RobustuneError(f"{out}: already holds a model; pass --overwrite to replace it")
-    has_checkpoint = (out / CHECKPOINTS).is_dir() and get_last_checkpoint(str(out / CHECKPOINTS))
+    has_checkpoint = (out / CHECKPOINTS).is_dir() and (get_last_checkpoint(str(out / CHECKPOINTS))
+                                                        or stage_folders(out / CHECKPOINTS))
     if has_checkpoint and not (config.resume or config.overwrite):
         raise RobustuneError(f"{out}: holds checkpoints of an unfinished run; pass --resume to continue it "
                              "or --overwrite to start again")
     return out
+
+
+def training_args(config: TrainConfig, output_dir: Path, epochs: float | None = None, lr: float | None = None,
+                  batch_size: int | None = None) -> TrainingArguments:
+    """The Trainer's arguments for a run (or one of a method's stages, which may set its own schedule)."""
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs if epochs is None else epochs,
+        per_device_train_batch_size=config.batch_size if batch_size is None else batch_size,
+        learning_rate=config.lr if lr is None else lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        lr_scheduler_type="linear",
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=config.bf16,
+        use_cpu=not torch.cuda.is_available(),
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=1,
+        report_to="none",
+        disable_tqdm=not config.progress,
+        remove_unused_columns=False,
+        label_names=["labels"],
+        dataloader_num_workers=0,
+    )
 
 
 def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
@@ -104,28 +133,10 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
 
     if config.overwrite and out.exists():
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-    args = TrainingArguments(
-        output_dir=str(out / CHECKPOINTS),
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.lr,
-        weight_decay=config.weight_decay,
-        warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio of the total steps
-        lr_scheduler_type="linear",
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=config.bf16,
-        use_cpu=not torch.cuda.is_available(),
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=1,
-        report_to="none",
-        disable_tqdm=not config.progress,
-        remove_unused_columns=False,
-        label_names=["labels"],
-        dataloader_num_workers=0,
-    )
+    stage_metrics = run_stages(method, classifier, train_set, seed=config.seed, checkpoints=out / CHECKPOINTS,
+                               training_args=lambda folder, **kw: training_args(config, folder, **kw),
+                               resume=config.resume, progress=config.progress)
+    args = training_args(config, out / CHECKPOINTS)
     trainer = RobustTrainer(model=module, args=args, train_dataset=train_set,
                             data_collator=Collator(classifier.tokenizer))
     resume = get_last_checkpoint(str(out / CHECKPOINTS)) if config.resume and (out / CHECKPOINTS).is_dir() else None
@@ -133,7 +144,7 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
 
     classifier.eval()
     method.finalize(classifier, train_set)
-    train_metrics = dict(output.metrics)
+    train_metrics = {**stage_metrics, **output.metrics}
     eval_metrics = None
     if trainer.is_world_process_zero():  # under torchrun, one process writes
         classifier.save_pretrained(out)
