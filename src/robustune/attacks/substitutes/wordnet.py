@@ -92,6 +92,12 @@ def antonyms(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
+@functools.lru_cache(maxsize=100_000)
+def parts_of_speech(word: str) -> frozenset[str]:
+    """WordNet parts of speech of ``word`` (n, v, a, r; satellite adjectives count as a)."""
+    return frozenset("a" if s.pos() == "s" else s.pos() for s in wordnet().synsets(word.lower()))
+
+
 def keep_case(template: str, word: str) -> str:
     """``word`` in the capitalisation of ``template`` ("Good" -> "Fine", "GOOD" -> "FINE")."""
     if template.isupper() and len(template) > 1:
