@@ -126,8 +126,14 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
         label_names=["labels"],
         dataloader_num_workers=0,
     )
-    trainer = RobustTrainer(model=module, args=args, train_dataset=train_set,
-                            data_collator=Collator(classifier.tokenizer))
+    trainer_data, callbacks = train_set, []
+    if config.adversarial:  # the Trainer sees the clean examples plus slots refilled by attacks each epoch
+        from .adversarial import adversarial_augmentation
+
+        trainer_data, augmentation = adversarial_augmentation(config, classifier, train_set)
+        callbacks.append(augmentation)
+    trainer = RobustTrainer(model=module, args=args, train_dataset=trainer_data,
+                            data_collator=Collator(classifier.tokenizer), callbacks=callbacks)
     resume = get_last_checkpoint(str(out / CHECKPOINTS)) if config.resume and (out / CHECKPOINTS).is_dir() else None
     output = trainer.train(resume_from_checkpoint=resume)
 
