@@ -132,3 +132,16 @@ def test_cli_attack_on_tiny_model(tiny_model, tiny_mlm, toy_csv, tmp_path, capsy
 def test_recipes_build():
     attack = build_recipe("deepwordbug", query_budget=50, seed=3)
     assert attack.name == "deepwordbug" and attack.query_budget == 50
+
+
+def test_hf_sequence_classifier_victim(tiny_encoder, tmp_path):
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    config = BertConfig.from_pretrained(tiny_encoder, num_labels=3, id2label={0: "a", 1: "b", 2: "c"},
+                                        label2id={"a": 0, "b": 1, "c": 2})
+    BertForSequenceClassification(config).save_pretrained(tmp_path / "hf")
+    AutoTokenizer.from_pretrained(tiny_encoder).save_pretrained(tmp_path / "hf")
+    victim = load_victim(str(tmp_path / "hf"))
+    probs = victim(["a good film", "bad"])
+    assert victim.label_names == ["a", "b", "c"] and probs.shape == (2, 3)
+    assert abs(probs.sum(1) - 1).max() < 1e-5 and victim.forwards == 1
