@@ -2,10 +2,10 @@
 
 For a word, DeepWordBug proposes typos that keep it readable to people but unknown to the model's
 vocabulary: swap two adjacent characters, substitute a character, delete a character, insert a
-character. Following TextAttack's recipe, ``per_edit`` random edits of each of the four kinds are
-proposed per word (the first and last characters stay, as in the paper's "keep the word readable"
-variant only when ``keep_ends``); the randomness comes from a seeded generator per (word, position),
-so the same text always gets the same candidates.
+character. As in TextAttack's recipe, ``per_edit`` random edits of each of the four kinds are
+proposed per word (``keep_ends=True`` leaves the first and last characters alone, which keeps long
+words readable). The randomness comes from a generator seeded with (seed, position, word), so the
+same text always gets the same candidates, whatever else ran before.
 
 Usage::
 
