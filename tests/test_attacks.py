@@ -151,3 +151,13 @@ def test_bad_input_is_a_clear_error(tmp_path):
         run_attack(Attack(table_generator, []), load_victim(lexicon_proba, NAMES), data, tmp_path / "o")
     with pytest.raises(RobustuneError, match="masked LM"):
         build_recipe("bert-attack", mlm=str(tmp_path / "missing"))
+
+
+def test_cache_saves_queries_without_changing_the_result():
+    cached, uncached = load_victim(lexicon_proba, NAMES), load_victim(lexicon_proba, NAMES)
+    constraints = [StopWords(), RepeatModification(), MaxModificationRate(0.5)]
+    text = "great great great great"  # deleting any word gives the same text
+    a = Attack(table_generator, constraints).attack(cached, text, label=1)
+    b = Attack(table_generator, constraints, cache=False).attack(uncached, text, label=1)
+    assert (a.adversarial, a.status, a.modified) == (b.adversarial, b.status, b.modified)
+    assert b.queries > a.queries

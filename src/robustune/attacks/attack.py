@@ -58,14 +58,15 @@ class Attack:
     search: GreedyWordImportance = field(default_factory=GreedyWordImportance)
     query_budget: int | None = None
     name: str = "custom"
+    cache: bool = True  # False only to measure what the cache saves (benchmarks)
 
     def attack(self, victim: Victim, text: str, label: int) -> AttackResult:
         """Attack one example whose gold label id is ``label``."""
         start, forwards = time.perf_counter(), victim.forwards
-        goal = Goal(victim, label, self.query_budget)
+        goal = Goal(victim, label, self.query_budget, self.cache)
         original = WordText.from_text(text)
         outcome = self.search.run(goal, original, self.generator, self.constraints)
-        original_probs = goal.probabilities([text])[0] if goal.queries else outcome.probabilities
+        original_probs = goal.known(text) if goal.queries else outcome.probabilities
         return AttackResult(
             original=text, adversarial=str(outcome.adversarial), label=label, status=outcome.status,
             original_probabilities=np.round(original_probs, 6).tolist(),
