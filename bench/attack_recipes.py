@@ -32,13 +32,16 @@ def main() -> None:
     p.add_argument("--mlm", help="masked LM for bert-attack")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="/tmp/attack-bench")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per victim forward")
+    p.add_argument("--no-cache", action="store_true", help="ablation: score repeated texts again")
     args = p.parse_args()
     data = load_source(args.data, "test")
     rows = []
     for recipe in args.recipes.split(","):
         out = Path(args.output) / recipe
-        victim = load_victim(args.model)
+        victim = load_victim(args.model, batch_size=args.batch_size)
         attack = build_recipe(recipe, seed=args.seed, mlm=args.mlm)
+        attack.cache = not args.no_cache
         start = time.perf_counter()
         summary = run_attack(attack, victim, data, out, num_examples=args.num_examples, seed=args.seed,
                              resume=True, progress=False, run_info={"model": args.model, "mlm": args.mlm})
@@ -46,7 +49,8 @@ def main() -> None:
         rows.append((recipe, summary))
         print(recipe, json.dumps(summary), flush=True)
     print(f"\n{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
-          f"{args.num_examples} examples of {args.data}, model {args.model}\n")
+          f"{args.num_examples} examples of {args.data}, model {args.model}, batch {args.batch_size}, "
+          f"cache {'off' if args.no_cache else 'on'}\n")
     print("| recipe | clean acc | acc under attack | success rate | perturbed words % | queries/example | "
           "seconds/example | forwards/s |")
     print("|---|---|---|---|---|---|---|---|")
