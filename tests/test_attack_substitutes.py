@@ -145,3 +145,27 @@ def test_hf_sequence_classifier_victim(tiny_encoder, tmp_path):
     probs = victim(["a good film", "bad"])
     assert victim.label_names == ["a", "b", "c"] and probs.shape == (2, 3)
     assert abs(probs.sum(1) - 1).max() < 1e-5 and victim.forwards == 1
+
+
+@pytest.mark.slow
+@needs_wordnet
+def test_textfooler_on_minilm(toy_csv, tmp_path):
+    """End to end on the real MiniLM (untrained head): WordNet + GloVe + MiniLM similarity."""
+    from robustune.assets import default_encoder
+
+    model_dir = tmp_path / "minilm"
+    RobustClassifier.from_encoder(default_encoder(), ModelSettings(label_names=["negative", "positive"]),
+                                  seed=0).save_pretrained(model_dir)
+    out = tmp_path / "tf"
+    assert main(["attack", "--model", str(model_dir), "--data", str(toy_csv), "--recipe", "textfooler",
+                 "--num-examples", "4", "--output", str(out)]) == 0
+    records = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+    attack = build_recipe("textfooler")
+    victim = load_victim(str(model_dir))
+    for r in records:
+        if r["status"] == "successful":
+            from robustune.attacks import AttackResult
+
+            result = AttackResult(**{k: v for k, v in r.items() if k in AttackResult.__dataclass_fields__})
+            assert attack.satisfies_constraints(result)
+            assert victim([r["adversarial"]])[0].argmax() != r["label"]
