@@ -85,6 +85,8 @@ def test_position_constraints():
     text = WordText.from_text("the film was not good at all")
     state = SearchState(text, text, {1})
     assert not StopWords().allows(state, 0) and StopWords().allows(state, 4)
+    lone = WordText.from_text("the year 's best")
+    assert not StopWords().allows(SearchState(lone, lone), 2)
     assert not RepeatModification().allows(state, 1) and RepeatModification().allows(state, 4)
     rate = MaxModificationRate(0.3)  # 7 words -> at most 2
     assert rate.allows(state, 4)

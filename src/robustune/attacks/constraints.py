@@ -50,13 +50,17 @@ def stop_words() -> frozenset[str]:
 
 
 class StopWords(PositionConstraint):
-    """Stop-words (scikit-learn's English list, or the given set) are never modified."""
+    """Stop-words (scikit-learn's English list, or the given set) and one-letter words are never modified.
+
+    One-letter words cover the pieces tokenised texts leave behind ("the year 's": "s").
+    """
 
     def __init__(self, words: frozenset[str] | None = None):
         self.words = stop_words() if words is None else frozenset(w.lower() for w in words)
 
     def allows(self, state: SearchState, position: int) -> bool:
-        return state.original.words[position].lower() not in self.words
+        word = state.original.words[position].lower()
+        return len(word) > 1 and word not in self.words
 
 
 class RepeatModification(PositionConstraint):
