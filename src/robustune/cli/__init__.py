@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import RobustuneError
-from . import data, evaluate, predict, train
+from . import attack, data, evaluate, mlm, predict, train
 
-COMMANDS = [train, evaluate, predict, data]
+COMMANDS = [train, evaluate, predict, attack, mlm, data]
 
 
 def build_parser() -> argparse.ArgumentParser:

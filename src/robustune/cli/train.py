@@ -48,6 +48,13 @@ def add_parser(sub):
     g.add_argument("--seed", type=int, default=42, help="seed of sampling, initialisation and order (default: 42)")
     g.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="sentence pooling (default: mean)")
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPUs with AVX512-BF16, recent GPUs)")
+    g = p.add_argument_group("adversarial augmentation (A2T-style)")
+    g.add_argument("--adversarial", metavar="RECIPE", help="each epoch after the first, attack a share of the "
+                   "training set with RECIPE (textfooler, bert-attack, deepwordbug) and train on the results too")
+    g.add_argument("--adversarial-fraction", type=float, default=0.2,
+                   help="share of the training set attacked per epoch (default: 0.2)")
+    g.add_argument("--adversarial-query-budget", type=int, default=200,
+                   help="queries per attacked example (default: 200)")
     g = p.add_argument_group("run management")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace a model or checkpoints already in --output")
@@ -91,7 +98,9 @@ def run(args) -> int:
         label_column=args.label_column, max_train_samples=args.max_train_samples, shots=args.shots,
         imbalance=args.imbalance, minority=args.minority, label_noise=args.label_noise, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed,
-        split_seed=args.split_seed, pooling=args.pooling, bf16=args.bf16, resume=args.resume,
+        split_seed=args.split_seed, pooling=args.pooling, bf16=args.bf16, adversarial=args.adversarial,
+        adversarial_fraction=args.adversarial_fraction, adversarial_query_budget=args.adversarial_query_budget,
+        resume=args.resume,
         overwrite=args.overwrite, save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints,
     )
     result = train(config)

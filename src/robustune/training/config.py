@@ -36,6 +36,10 @@ class TrainConfig:
     split_seed: int = 42
     pooling: str = "mean"
     bf16: bool = False
+    # adversarial augmentation (A2T-style; see training/adversarial.py): a recipe name enables it
+    adversarial: str | None = None
+    adversarial_fraction: float = 0.2
+    adversarial_query_budget: int | None = 200
     # run management
     resume: bool = False
     overwrite: bool = False
@@ -53,7 +57,13 @@ class TrainConfig:
             (self.pooling in POOLINGS, f"--pooling must be one of {POOLINGS}, got {self.pooling!r}"),
             (not (self.resume and self.overwrite), "--resume and --overwrite exclude each other"),
             (self.max_train_samples is None or self.max_train_samples > 0, "--max-train-samples must be positive"),
+            (0 < self.adversarial_fraction <= 1, "--adversarial-fraction must be in (0, 1]"),
         ]
+        if self.adversarial is not None:
+            from ..attacks.recipes import RECIPES
+
+            checks.append((self.adversarial in RECIPES,
+                           f"--adversarial must be one of {', '.join(RECIPES)}, got {self.adversarial!r}"))
         for ok, message in checks:
             if not ok:
                 raise RobustuneError(message)

@@ -137,8 +137,14 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
                                training_args=lambda folder, **kw: training_args(config, folder, **kw),
                                resume=config.resume, progress=config.progress)
     args = training_args(config, out / CHECKPOINTS)
-    trainer = RobustTrainer(model=module, args=args, train_dataset=train_set,
-                            data_collator=Collator(classifier.tokenizer))
+    trainer_data, callbacks = train_set, []
+    if config.adversarial:  # the Trainer sees the clean examples plus slots refilled by attacks each epoch
+        from .adversarial import adversarial_augmentation
+
+        trainer_data, augmentation = adversarial_augmentation(config, classifier, train_set)
+        callbacks.append(augmentation)
+    trainer = RobustTrainer(model=module, args=args, train_dataset=trainer_data,
+                            data_collator=Collator(classifier.tokenizer), callbacks=callbacks)
     resume = get_last_checkpoint(str(out / CHECKPOINTS)) if config.resume and (out / CHECKPOINTS).is_dir() else None
     output = trainer.train(resume_from_checkpoint=resume)
 

@@ -1,0 +1,84 @@
+"""An attack = substitute generator + constraints + search (+ a query budget), run on one example.
+
+Usage::
+
+    from robustune.attacks import build_recipe, load_victim
+    victim = load_victim("models/sst2")                  # or any callable texts -> probabilities
+    attack = build_recipe("textfooler")
+    result = attack.attack(victim, "a gripping, funny film", label=1)
+    result.status, result.adversarial                    # ('successful', 'a gripping, comic film')
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .constraints import check_all
+from .goal import Goal
+from .search import GreedyWordImportance
+from .text import WordText
+from .victim import Victim
+
+Generator = Callable[[WordText, int], list[str]]
+
+
+@dataclass
+class AttackResult:
+    original: str
+    adversarial: str
+    label: int
+    status: str  # successful | failed | skipped
+    original_probabilities: list[float]
+    adversarial_probabilities: list[float]
+    modified: list[int]  # word positions changed
+    num_words: int
+    queries: int
+    forwards: int
+    seconds: float
+    reason: str = ""
+
+    @property
+    def perturbed_word_pct(self) -> float:
+        return 100.0 * len(self.modified) / max(self.num_words, 1)
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["perturbed_word_pct"] = round(self.perturbed_word_pct, 3)
+        return out
+
+
+@dataclass
+class Attack:
+    generator: Generator
+    constraints: list
+    search: GreedyWordImportance = field(default_factory=GreedyWordImportance)
+    query_budget: int | None = None
+    name: str = "custom"
+    cache: bool = True  # False only to measure what the cache saves (benchmarks)
+
+    def attack(self, victim: Victim, text: str, label: int) -> AttackResult:
+        """Attack one example whose gold label id is ``label``."""
+        start, forwards = time.perf_counter(), victim.forwards
+        goal = Goal(victim, label, self.query_budget, self.cache)
+        original = WordText.from_text(text)
+        outcome = self.search.run(goal, original, self.generator, self.constraints)
+        original_probs = goal.known(text) if goal.queries else outcome.probabilities
+        return AttackResult(
+            original=text, adversarial=str(outcome.adversarial), label=label, status=outcome.status,
+            original_probabilities=np.round(original_probs, 6).tolist(),
+            adversarial_probabilities=np.round(outcome.probabilities, 6).tolist(),
+            modified=outcome.modified if outcome.status == "successful" else [],
+            num_words=len(original), queries=goal.queries, forwards=victim.forwards - forwards,
+            seconds=round(time.perf_counter() - start, 4), reason=outcome.reason,
+        )
+
+    def satisfies_constraints(self, result: AttackResult) -> bool:
+        """Whether a result's adversarial text respects every constraint of this attack."""
+        original, adversarial = WordText.from_text(result.original), WordText.from_text(result.adversarial)
+        changed = {i for i, (a, b) in enumerate(zip(original.words, adversarial.words)) if a != b}
+        return len(original) == len(adversarial) and changed == set(result.modified) and \
+            check_all(self.constraints, original, adversarial, changed)

@@ -1,0 +1,153 @@
+"""Constraints on adversarial examples: which words may change, and which candidate texts are kept.
+
+Two kinds, as in TextAttack (Morris et al., EMNLP 2020 demo):
+
+* position constraints (``allows(state, position)``): stop-words stay untouched, no position is
+  modified twice, at most a share of the words is modified;
+* candidate constraints (``keep(original, candidates) -> bool mask``): the sentence encoder's cosine
+  similarity between the original and a candidate stays above a threshold; a character edit stays
+  within a Levenshtein distance.
+
+Candidate constraints are checked *before* the victim is queried, so rejected texts cost no query.
+Deviation from TextFooler: similarity is the bundled MiniLM's cosine over the whole text against
+the original (TextFooler: the Universal Sentence Encoder over a 15-word window around the change,
+against the current text); neither USE nor a window is needed with an encoder this cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import RobustuneError
+from .text import WordText
+
+
+@dataclass
+class SearchState:
+    """What the search has done so far to one example."""
+
+    original: WordText
+    current: WordText
+    modified: set[int] = field(default_factory=set)
+
+
+class PositionConstraint:
+    def allows(self, state: SearchState, position: int) -> bool:
+        raise NotImplementedError
+
+
+class CandidateConstraint:
+    def keep(self, original: WordText, candidates: list[WordText]) -> np.ndarray:
+        raise NotImplementedError
+
+
+def stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+class StopWords(PositionConstraint):
+    """Stop-words (scikit-learn's English list, or the given set) and one-letter words are never modified.
+
+    One-letter words cover the pieces tokenised texts leave behind ("the year 's": "s").
+    """
+
+    def __init__(self, words: frozenset[str] | None = None):
+        self.words = stop_words() if words is None else frozenset(w.lower() for w in words)
+
+    def allows(self, state: SearchState, position: int) -> bool:
+        word = state.original.words[position].lower()
+        return len(word) > 1 and word not in self.words
+
+
+class RepeatModification(PositionConstraint):
+    """A position already modified is not modified again."""
+
+    def allows(self, state: SearchState, position: int) -> bool:
+        return position not in state.modified
+
+
+class MaxModificationRate(PositionConstraint):
+    """At most ``rate`` of the words (and at least one) may be modified."""
+
+    def __init__(self, rate: float = 0.4):
+        if not 0 < rate <= 1:
+            raise RobustuneError(f"the maximum modification rate must be in (0, 1], got {rate}")
+        self.rate = rate
+
+    def limit(self, n_words: int) -> int:
+        return max(1, int(self.rate * n_words))
+
+    def allows(self, state: SearchState, position: int) -> bool:
+        return position in state.modified or len(state.modified) < self.limit(len(state.original))
+
+
+class SentenceSimilarity(CandidateConstraint):
+    """Cosine similarity of sentence embeddings (default: the bundled MiniLM) >= ``threshold``."""
+
+    def __init__(self, threshold: float = 0.8, encoder: str | None = None, batch_size: int = 64):
+        from ..assets import default_encoder
+
+        self.threshold = threshold
+        self.encoder_name = encoder or default_encoder()
+        self.batch_size = batch_size
+        self._model = None
+        self._cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """(N, D) unit vectors, cached per text."""
+        new = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if new:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self.encoder_name, device="cpu")
+            vectors = self._model.encode(new, batch_size=self.batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False)
+            self._cache.update(zip(new, vectors))
+            if len(self._cache) > 50_000:  # bound memory on long runs; the search reuses recent texts
+                self._cache = dict(list(self._cache.items())[-10_000:])
+        return np.stack([self._cache[t] for t in texts])
+
+    def similarity(self, original: WordText, candidates: list[WordText]) -> np.ndarray:
+        vectors = self.embed([str(original)] + [str(c) for c in candidates])  # (1 + N, D)
+        return vectors[1:] @ vectors[0]
+
+    def keep(self, original: WordText, candidates: list[WordText]) -> np.ndarray:
+        if not candidates:
+            return np.zeros(0, dtype=bool)
+        return self.similarity(original, candidates) >= self.threshold
+
+
+def levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+class MaxEditDistance(CandidateConstraint):
+    """Levenshtein distance between the original and the candidate text <= ``distance`` (DeepWordBug: 30)."""
+
+    def __init__(self, distance: int = 30):
+        self.distance = distance
+
+    def keep(self, original: WordText, candidates: list[WordText]) -> np.ndarray:
+        text = str(original)
+        return np.array([levenshtein(text, str(c)) <= self.distance for c in candidates], dtype=bool)
+
+
+def check_all(constraints: list, original: WordText, adversarial: WordText, modified: set[int]) -> bool:
+    """Whether a finished adversarial example satisfies every constraint (used by tests and reports)."""
+    state = SearchState(original, original, set())
+    for position in sorted(modified):
+        if not all(c.allows(state, position) for c in constraints if isinstance(c, PositionConstraint)):
+            return False
+        state.modified.add(position)
+    return all(bool(c.keep(original, [adversarial])[0]) for c in constraints if isinstance(c, CandidateConstraint))

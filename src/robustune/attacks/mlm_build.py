@@ -1,0 +1,141 @@
+"""Build a small masked LM offline, for BERT-Attack's substitutes where no pre-trained MLM can be had.
+
+Two ways, both saved in Hugging Face format (``AutoModelForMaskedLM.from_pretrained(dir)`` loads it):
+
+* ``base="encoder"`` (default): the bundled all-MiniLM-L6-v2 encoder (or any BERT-like encoder) gets
+  a masked-LM head — the transform layer new, the output layer tied to the word embeddings — and
+  the head and the top ``train_layers`` layers (default 2; None: all) are trained with the MLM objective (Devlin et al. 2019: 15% of the tokens chosen;
+  of those 80% -> [MASK], 10% -> a random token, 10% unchanged) on English texts. The encoder's
+  WordPiece vocabulary and its knowledge of English carry over; minutes on a CPU give usable
+  substitutes.
+* ``base="scratch"``: a WordPiece vocabulary trained on the texts and a few-layer BERT from random
+  weights (``hidden``, ``layers``); the tests build a tiny one this way in a second.
+
+``top_k_recall`` (in ``substitutes/mlm.py``) measures the result: how often the original word is in
+the top-48 at a masked position.
+
+Usage::
+
+    robustune mlm build --data mr --data sst2/train.tsv --steps 600 --output ~/.cache/robustune/mlm/default
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import RobustuneError
+
+
+def wordpiece_tokenizer(texts: list[str], vocab_size: int):
+    """A lower-casing BERT WordPiece tokenizer trained on ``texts``."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                       special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+
+
+def mask_tokens(input_ids: torch.Tensor, special: torch.Tensor, mask_id: int, vocab_size: int,
+                generator: torch.Generator, rate: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking of a (B, T) batch: returns (inputs, labels) with labels -100 where not predicted."""
+    labels = input_ids.clone()
+    chosen = (torch.rand(input_ids.shape, generator=generator) < rate) & ~special  # (B, T)
+    labels[~chosen] = -100
+    inputs = input_ids.clone()
+    roll = torch.rand(input_ids.shape, generator=generator)
+    inputs[chosen & (roll < 0.8)] = mask_id
+    randomise = chosen & (roll >= 0.8) & (roll < 0.9)
+    inputs[randomise] = torch.randint(vocab_size, input_ids.shape, generator=generator)[randomise]
+    return inputs, labels
+
+
+def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", encoder: str | None = None,
+              steps: int = 600, batch_size: int = 32, max_length: int = 64, lr: float = 1e-4, seed: int = 0,
+              vocab_size: int = 8000, hidden: int = 256, layers: int = 4, train_layers: int | None = 2,
+              progress: bool = True) -> dict:
+    """Train a masked LM on ``texts`` and save it (safetensors + JSON) to ``output_dir``; returns stats."""
+    from tqdm.auto import tqdm
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+    from transformers.utils import logging as hf_logging
+
+    from ..assets import default_encoder
+
+    texts = [t for t in texts if t.strip()]
+    if len(texts) < 2:
+        raise RobustuneError("building a masked LM needs some texts; pass --data")
+    if base not in ("encoder", "scratch"):
+        raise RobustuneError(f"--base must be 'encoder' or 'scratch', got {base!r}")
+    torch.manual_seed(seed)  # the new head's initialisation; the batches use their own generator below
+    if base == "encoder":
+        source = encoder or default_encoder()
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # "newly initialized: cls.predictions..." is the point
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = BertForMaskedLM.from_pretrained(source)
+        except (OSError, ValueError) as err:
+            raise RobustuneError(f"cannot load encoder {source!r} as BERT: {str(err).splitlines()[0]}") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+    else:
+        tokenizer = wordpiece_tokenizer(texts, vocab_size)
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                            num_attention_heads=max(1, hidden // 64), intermediate_size=4 * hidden,
+                            max_position_embeddings=max(128, max_length))
+        model = BertForMaskedLM(config)
+    if base == "encoder" and train_layers is not None:
+        # Only the head and the top layers learn: the lower layers and the embeddings (which the
+        # output layer shares) keep the encoder's English; a step costs a fraction of full training.
+        layers_list = model.bert.encoder.layer
+        for param in model.bert.parameters():
+            param.requires_grad = False
+        for layer in layers_list[len(layers_list) - train_layers:]:
+            for param in layer.parameters():
+                param.requires_grad = True
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, 1 - s / steps))
+    generator = torch.Generator().manual_seed(seed)
+    order = np.random.default_rng(seed)
+    special_ids = torch.tensor(tokenizer.all_special_ids)
+    losses, start = [], time.perf_counter()
+    for _ in tqdm(range(steps), desc="mlm build", unit="step", disable=not progress):
+        batch_texts = [texts[i] for i in order.integers(len(texts), size=batch_size)]
+        enc = tokenizer(batch_texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        special = torch.isin(enc["input_ids"], special_ids)  # (B, T)
+        inputs, labels = mask_tokens(enc["input_ids"], special, tokenizer.mask_token_id, len(tokenizer), generator)
+        hidden = model.bert(input_ids=inputs, attention_mask=enc["attention_mask"]).last_hidden_state  # (B, T, D)
+        chosen = labels != -100
+        # The vocabulary projection only at the predicted positions (~15%): the costliest matmul.
+        logits = model.cls(hidden[chosen])  # (M, V)
+        loss = torch.nn.functional.cross_entropy(logits.float(), labels[chosen])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    out = Path(output_dir)
+    model.eval().save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    stats = {"base": base, "train_layers": train_layers if base == "encoder" else "all", "texts": len(texts),
+             "steps": steps, "batch_size": batch_size, "seed": seed,
+             "first_loss": float(np.mean(losses[:20])), "last_loss": float(np.mean(losses[-20:])),
+             "seconds": round(time.perf_counter() - start, 1)}
+    (out / "mlm_build.json").write_text(json.dumps(stats, indent=2))
+    return stats

@@ -1,0 +1,37 @@
+"""BERT-Attack (Li et al., EMNLP 2020, arXiv 2004.09984).
+
+Word importance by replacing each word with ``[UNK]``; substitutes are a masked LM's top-48
+predictions at the word's position (sub-token words by combining per-sub-token candidates,
+ranked by perplexity); stop-words untouched, each word changed once, at most 40% of the words,
+MiniLM sentence similarity >= 0.8 to the original (the paper: USE cosine >= 0.2 in TextAttack's
+version; MiniLM cosines run higher, and 0.2 would let nearly anything through).
+"""
+
+from pathlib import Path
+
+from ...assets import cache_dir
+from ...errors import RobustuneError
+from ..attack import Attack
+from ..constraints import MaxModificationRate, RepeatModification, SentenceSimilarity, StopWords
+from ..search import GreedyWordImportance
+
+
+def default_mlm() -> str:
+    """Where ``robustune mlm build`` puts its model by default."""
+    return str(cache_dir() / "mlm" / "default")
+
+
+def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rate=0.4, **_) -> Attack:
+    from ..substitutes.mlm import MaskedLMSubstitutes
+
+    mlm = mlm or default_mlm()
+    if mlm == default_mlm() and not (Path(mlm) / "config.json").is_file():
+        raise RobustuneError("bert-attack needs a masked LM: pass --mlm PATH_OR_ID, or build one offline with "
+                             "`robustune mlm build` (saved to the default place)")
+    return Attack(
+        name="bert-attack",
+        generator=MaskedLMSubstitutes(mlm, top_k=top_k),
+        constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate), SentenceSimilarity(similarity)],
+        search=GreedyWordImportance(importance="unk"),
+        query_budget=query_budget,
+    )

@@ -1,0 +1,141 @@
+"""Attack a dataset: pick the examples, attack each, append it to ``examples.jsonl``, summarise.
+
+Each finished example is appended (and flushed) to ``examples.jsonl`` at once, so an interrupted
+run loses nothing: ``resume=True`` skips the examples already there. ``summary.json`` and the
+Markdown report are rebuilt from the whole JSONL at the end, so a resumed run's figures cover
+every example.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..cli.common import write_json
+from ..data import TextDataset, random_subset
+from ..errors import RobustuneError
+from .attack import Attack
+from .text import WordText
+from .victim import Victim
+
+EXAMPLES, SUMMARY, REPORT, RUN = "examples.jsonl", "summary.json", "report.md", "run.json"
+
+
+def label_ids(data: TextDataset, names: list[str]) -> list[int]:
+    """The victim's label ids of the data's labels; numeric labels also match by position."""
+    index = {n: i for i, n in enumerate(names)}
+    ids = []
+    for label, row in zip(data.require_labels(), data.rows):
+        if label in index:
+            ids.append(index[label])
+        elif label.isdigit() and int(label) < len(names):
+            ids.append(int(label))
+        else:
+            raise RobustuneError(f"{row}: label {label!r} is not one the model knows ({', '.join(names)})")
+    return ids
+
+
+def summarize(records: list[dict]) -> dict:
+    """The headline figures of an attack run (TextAttack's definitions)."""
+    counts = {s: sum(r["status"] == s for r in records) for s in ("successful", "failed", "skipped")}
+    n = len(records)
+    attacked = [r for r in records if r["status"] != "skipped"]
+    successful = [r for r in records if r["status"] == "successful"]
+    seconds = sum(r["seconds"] for r in records)
+    forwards = sum(r["forwards"] for r in records)
+    return {
+        "num_examples": n,
+        "clean_accuracy": len(attacked) / n if n else 0.0,
+        "accuracy_under_attack": counts["failed"] / n if n else 0.0,
+        "attack_success_rate": len(successful) / len(attacked) if attacked else 0.0,
+        "avg_perturbed_word_pct": float(np.mean([r["perturbed_word_pct"] for r in successful])) if successful else 0.0,
+        "avg_queries": float(np.mean([r["queries"] for r in attacked])) if attacked else 0.0,
+        "seconds_per_example": seconds / n if n else 0.0,
+        "forwards_per_second": forwards / seconds if seconds else 0.0,
+        "counts": counts,
+    }
+
+
+def _marked(text: str, positions: list[int], style: str) -> str:
+    words = WordText.from_text(text)
+    marked = list(words.words)
+    for i in positions:
+        marked[i] = f"{style}{marked[i]}{style}"
+    return str(WordText(tuple(marked), words.gaps))
+
+
+def write_report(path: Path, summary: dict, records: list[dict], names: list[str], title: str) -> None:
+    lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
+    for key, value in summary.items():
+        lines.append(f"| {key} | {round(value, 4) if isinstance(value, float) else value} |")
+    lines += ["", "Changed words: ~~original~~ and **adversarial**.", ""]
+    for r in records:
+        if r["status"] != "successful":
+            continue
+        gold, new = names[r["label"]], names[int(np.argmax(r["adversarial_probabilities"]))]
+        lines += [f"### example {r['index']} ({gold} -> {new}, {r['queries']} queries)", "",
+                  "- original: " + _marked(r["original"], r["modified"], "~~"),
+                  "- adversarial: " + _marked(r["adversarial"], r["modified"], "**"), ""]
+    failed = sum(r["status"] == "failed" for r in records)
+    lines.append(f"{failed} failed and {summary['counts']['skipped']} skipped examples are in {EXAMPLES}.")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _read_records(path: Path) -> list[dict]:
+    records = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by an interruption: attack it again
+                break
+    return records
+
+
+def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: str | Path,
+               num_examples: int | None = None, seed: int = 0, resume: bool = False,
+               progress: bool = True, run_info: dict | None = None) -> dict:
+    """Attack ``num_examples`` examples of ``data`` (a seeded sample; all if None) and write the outputs."""
+    out = Path(output_dir)
+    examples_path = out / EXAMPLES
+    run = {"recipe": attack.name, "num_examples": num_examples, "seed": seed, "data": data.origin,
+           "query_budget": attack.query_budget, **(run_info or {})}
+    if examples_path.exists() and not resume:
+        raise RobustuneError(f"{out}: already holds an attack run; pass --resume to continue it, "
+                             "or choose another --output")
+    if resume and (out / RUN).is_file():
+        before = json.loads((out / RUN).read_text())
+        differing = [k for k in run if before.get(k) != run[k]]
+        if differing:
+            raise RobustuneError(f"{out}: --resume with different settings ({', '.join(differing)}) than the "
+                                 "interrupted run")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / RUN, run)
+
+    gold = label_ids(data, victim.label_names)
+    indices = list(range(len(data)))
+    if num_examples is not None and num_examples < len(data):
+        chosen = set(random_subset(TextDataset([str(i) for i in indices], None, "ids"), num_examples, seed).texts)
+        indices = [i for i in indices if str(i) in chosen]
+    records = _read_records(examples_path)
+    # Rewrite what was read (drops a torn last line), then append.
+    examples_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    done = {r["index"] for r in records}
+    todo = [i for i in indices if i not in done]
+    bar = tqdm(todo, desc=f"attack ({attack.name})", unit="example", disable=not progress,
+               initial=len(indices) - len(todo), total=len(indices))
+    with examples_path.open("a", encoding="utf-8") as sink:
+        for i in bar:
+            record = {"index": i, "row": data.rows[i], **attack.attack(victim, data.texts[i], gold[i]).to_dict()}
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sink.flush()
+            records.append(record)
+            bar.set_postfix(success=sum(r["status"] == "successful" for r in records))
+    summary = summarize(records)
+    summary["recipe"] = attack.name
+    write_json(out / SUMMARY, summary)
+    write_report(out / REPORT, summary, records, victim.label_names, f"{attack.name} attack on {data.origin}")
+    return summary

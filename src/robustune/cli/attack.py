@@ -1,0 +1,51 @@
+"""``robustune attack``: attack a model with a recipe; writes summary.json, examples.jsonl, report.md."""
+
+from __future__ import annotations
+
+import json
+
+from ..data import load_source
+from .common import add_data_arguments, info
+
+
+def add_parser(sub):
+    from ..attacks import RECIPES
+
+    p = sub.add_parser("attack", help="measure robustness with an adversarial attack",
+                       description="Attack a model on labelled data with a word-substitution recipe. Writes "
+                       "summary.json, examples.jsonl (one line per example, appended as it finishes) and "
+                       "report.md with the changed words marked.")
+    p.add_argument("--model", required=True, help="a robustune model folder, or an HF sequence-classification "
+                   "model folder or hub id")
+    p.add_argument("--data", required=True, help="labelled data (a file, folder, bundled name or hub id; "
+                   "a bundled or hub dataset defaults to its test split)")
+    p.add_argument("--recipe", required=True, choices=sorted(RECIPES), help="attack recipe")
+    p.add_argument("--num-examples", type=int, help="attack a seeded sample of N examples (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of random edits (default: 0)")
+    p.add_argument("--query-budget", type=int, help="at most Q model queries per example (default: none)")
+    p.add_argument("--output", default="attack-output", help="output folder (default: attack-output)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
+    p.add_argument("--mlm", help="bert-attack: masked LM folder or hub id (default: the one `robustune mlm "
+                   "build` made)")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per model forward (default: 64)")
+    add_data_arguments(p)
+    return p
+
+
+def run(args) -> int:
+    from ..attacks import build_recipe, load_victim, run_attack
+    from ..errors import RobustuneError
+
+    if args.num_examples is not None and args.num_examples <= 0:
+        raise RobustuneError(f"--num-examples must be positive, got {args.num_examples}")
+    if args.query_budget is not None and args.query_budget <= 0:
+        raise RobustuneError(f"--query-budget must be positive, got {args.query_budget}")
+    data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
+                       split_seed=args.split_seed)
+    victim = load_victim(args.model, batch_size=args.batch_size)
+    attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm)
+    summary = run_attack(attack, victim, data, args.output, num_examples=args.num_examples, seed=args.seed,
+                         resume=args.resume, run_info={"model": str(args.model), "mlm": args.mlm})
+    print(json.dumps(summary, indent=2))
+    info(f"wrote {args.output}/summary.json, examples.jsonl and report.md")
+    return 0

@@ -1,0 +1,63 @@
+"""``robustune mlm build | score``: make a small masked LM offline (for bert-attack) and measure it."""
+
+from __future__ import annotations
+
+import json
+
+from .common import info
+
+
+def add_parser(sub):
+    p = sub.add_parser("mlm", help="build or score a masked LM for bert-attack",
+                       description="Build a small masked LM offline from English texts, or measure how often "
+                       "a masked LM's top-k holds the original word.")
+    actions = p.add_subparsers(dest="mlm_action", required=True, metavar="ACTION")
+    b = actions.add_parser("build", help="train a masked LM on texts and save it in HF format")
+    b.add_argument("--data", action="append", help="texts to learn from (repeatable; files, folders, bundled "
+                   "names; default: mr)")
+    b.add_argument("--output", help="folder to save to (default: robustune's cache, where bert-attack looks)")
+    b.add_argument("--base", choices=["encoder", "scratch"], default="encoder",
+                   help="add an MLM head to the bundled encoder and train it (default), or train from scratch")
+    b.add_argument("--encoder", help="encoder for --base encoder (default: the bundled all-MiniLM-L6-v2)")
+    b.add_argument("--train-layers", type=int, default=2,
+                   help="--base encoder: train the head and this many top layers (default: 2; -1: all)")
+    b.add_argument("--steps", type=int, default=600, help="training steps (default: 600)")
+    b.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    b.add_argument("--max-length", type=int, default=64, help="tokens per text (default: 64)")
+    b.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: 1e-4)")
+    b.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    s = actions.add_parser("score", help="top-k recall of the original word at masked positions")
+    s.add_argument("--mlm", help="masked LM folder or hub id (default: the built one)")
+    s.add_argument("--data", required=True, help="texts to score on (held out from building)")
+    s.add_argument("--top-k", type=int, default=48, help="k (default: 48)")
+    s.add_argument("--max-words", type=int, default=1000, help="masked words to score (default: 1000)")
+    return p
+
+
+def run(args) -> int:
+    from ..attacks.recipes.bert_attack import default_mlm
+    from ..data import load_source
+    from ..errors import RobustuneError
+
+    if args.mlm_action == "build":
+        from ..attacks.mlm_build import build_mlm
+
+        if args.steps <= 0:
+            raise RobustuneError(f"--steps must be positive, got {args.steps}")
+        texts = []
+        for src in args.data or ["mr"]:
+            texts += load_source(src, "train", need_labels=False).texts
+        out = args.output or default_mlm()
+        stats = build_mlm(out, texts, base=args.base, encoder=args.encoder, steps=args.steps,
+                          batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, seed=args.seed,
+                          train_layers=None if args.train_layers < 0 else args.train_layers)
+        print(json.dumps(stats, indent=2))
+        info(f"saved the masked LM to {out}")
+        return 0
+    from ..attacks.substitutes.mlm import MaskedLMSubstitutes, top_k_recall
+
+    mlm = MaskedLMSubstitutes(args.mlm or default_mlm(), top_k=args.top_k)
+    texts = load_source(args.data, "test", need_labels=False).texts
+    recall = top_k_recall(mlm, texts, k=args.top_k, max_words=args.max_words)
+    print(json.dumps({"mlm": args.mlm or default_mlm(), "top_k": args.top_k, "top_k_recall": recall}, indent=2))
+    return 0

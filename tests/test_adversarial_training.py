@@ -1,0 +1,51 @@
+"""Adversarial augmentation (A2T-style): fixed-size slots refilled by attacks between epochs."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+import robustune
+from robustune import RobustClassifier, RobustuneError
+from robustune.attacks import build_recipe
+from robustune.modeling import ModelSettings
+from robustune.training.adversarial import AdversarialAugmentation, AugmentedDataset
+from robustune.training.features import EncodedDataset
+
+TEXTS = ["a good film", "great fun and charming", "a bad film", "boring and dull", "wonderful acting", "awful mess"]
+LABELS = [1, 1, 0, 0, 1, 0]
+
+
+def test_slots_are_refilled_with_adversarial_examples(tiny_encoder):
+    classifier = RobustClassifier.from_encoder(tiny_encoder, ModelSettings(label_names=["negative", "positive"]))
+    base = EncodedDataset(TEXTS, LABELS, classifier.tokenizer, 32)
+    data = AugmentedDataset(base, slots=3, tokenizer=classifier.tokenizer, max_length=32, seed=0)
+    assert len(data) == 9 and data[6]["labels"] == LABELS[data.sources[0]]
+    assert data.slot_texts == [TEXTS[i] for i in data.sources]
+    callback = AdversarialAugmentation(data, classifier, build_recipe("deepwordbug", seed=0), seed=0)
+    callback.on_epoch_begin(None, SimpleNamespace(epoch=0.0, log_history=[]), None)
+    assert callback.history == []  # the first epoch is clean
+    state = SimpleNamespace(epoch=1.0, log_history=[])
+    callback.on_epoch_begin(None, state, None)
+    assert len(data) == 9 and callback.history[0]["attacked"] == 3
+    changed = sum(t != TEXTS[i] for t, i in zip(data.slot_texts, data.sources))
+    assert changed == callback.history[0]["adversarial"]
+    probs = classifier.predict_proba([t for t, i in zip(data.slot_texts, data.sources) if t != TEXTS[i]])
+    sources = [i for t, i in zip(data.slot_texts, data.sources) if t != TEXTS[i]]
+    assert all(p.argmax() != LABELS[i] for p, i in zip(probs, sources))  # each one fools the current model
+    assert state.log_history[0]["adversarial_examples"] == changed
+
+
+def test_train_with_adversarial_augmentation(tiny_encoder, toy_csv, tmp_path):
+    result = robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "m"), model=tiny_encoder, epochs=2,
+                             batch_size=8, lr=1e-3, seed=3, progress=False, adversarial="deepwordbug",
+                             adversarial_fraction=0.25, keep_checkpoints=True)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["robustune"]["training"]["adversarial"] == "deepwordbug"
+    state = json.loads(sorted((tmp_path / "m" / "checkpoints").glob("checkpoint-*/trainer_state.json"))[-1]
+                       .read_text())
+    assert any("adversarial_examples" in entry for entry in state["log_history"])
+    # 48 clean + 12 slots, batch 8, 2 epochs
+    assert state["global_step"] == 2 * 8 and result.train_metrics["train_loss"] > 0
+    with pytest.raises(RobustuneError, match="--adversarial must be one of"):
+        robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "x"), model=tiny_encoder, adversarial="nope")
