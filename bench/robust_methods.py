@@ -1,4 +1,4 @@
-"""Clean, label-noise and imbalance accuracy of vanilla vs smart vs match-tuning (same data, seeds, budget).
+"""Clean, label-noise and imbalance accuracy of several methods (same data, seeds, budget).
 
 Every run trains through ``robustune.train`` (the same path as the CLI) and evaluates on the test
 file; one JSON line per run goes to ``--results`` (runs already there are skipped, so an interrupted
@@ -61,7 +61,9 @@ def main() -> None:
                 m = result.eval_metrics
                 row = {"setting": setting, "method": method, "seed": seed, "accuracy": m["accuracy"],
                        "macro_f1": m["macro_f1"], "n_test": m["n"], "train_examples": args.train_samples,
-                       "epochs": args.epochs, "train_s": round(time.time() - start, 1)}
+                       "epochs": args.epochs, "train_s": round(time.time() - start, 1),
+                       # knn-bert / scl: the linear head's and the KNN vote's own accuracies
+                       **{k: v for k, v in m.items() if k.startswith("accuracy_")}}
                 with results.open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 print(json.dumps(row), flush=True)
