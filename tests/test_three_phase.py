@@ -207,6 +207,33 @@ def test_resume_at_the_phase(tiny_encoder, toy_data, full_run, tmp_path, monkeyp
     np.testing.assert_allclose(full, resumed.model.predict_proba(TEXTS), atol=1e-5)
 
 
+@pytest.mark.parametrize("method, params", [("three-phase", {"dae_batch_size": 4}), ("joint", {"cl_batch_size": 4})])
+def test_resume_inside_the_decoder_phase(tiny_encoder, toy_data, tmp_path, monkeypatch, method, params):
+    """A checkpoint of the DAE / joint phase leaves out the decoder weights tied to the encoder;
+    resuming from it must restore them with the encoder and end where an uninterrupted run ends."""
+    from robustune.methods import denoising
+
+    full = _train(tiny_encoder, toy_data, tmp_path / "full", method, params).model.predict_proba(TEXTS)
+    calls = {"n": 0}
+    real = denoising.reconstruction_nll
+
+    def crash_at_step_6(*args):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(denoising, "reconstruction_nll", crash_at_step_6)
+    part = tmp_path / "part"
+    with pytest.raises(KeyboardInterrupt):
+        _train(tiny_encoder, toy_data, part, method, params, save_steps=4)
+    monkeypatch.setattr(denoising, "reconstruction_nll", real)
+    stage = "stage-dae" if method == "three-phase" else "stage-joint"
+    assert [p.name for p in (part / "checkpoints" / stage).iterdir()] == ["checkpoint-4"]
+    resumed = _train(tiny_encoder, toy_data, part, method, params, resume=True)
+    np.testing.assert_allclose(full, resumed.model.predict_proba(TEXTS), atol=1e-5)
+
+
 @pytest.mark.slow
 def test_three_phases_through_the_cli_on_minilm(sst2, tmp_path):
     """The three phases end to end on the real MiniLM: 200 SST-2 rows, one short epoch per phase."""

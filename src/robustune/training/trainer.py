@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 from transformers import Trainer, TrainerCallback
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 from ..methods import Method
 from ..modeling import RobustClassifier
@@ -54,6 +57,17 @@ class RobustTrainer(Trainer):
                 self._term_sums[name] = self._term_sums.get(name, 0) + value.detach().float()
             self._term_count += 1
         return (loss, outputs) if return_outputs else loss
+
+    def _issue_warnings_after_load(self, load_result) -> None:
+        """Resume: a method's weights tied to the classifier's (the TSDAE decoder's) are left out of
+        checkpoints on purpose and come back with the classifier's; any other missing key is news."""
+        params = dict(self.model.named_parameters(remove_duplicate=False))
+        saved = {id(params[k]) for k in self.model.state_dict() if k in params}
+        missing = [k for k in load_result.missing_keys if not (k in params and id(params[k]) in saved)]
+        if missing:
+            logger.warning(f"keys missing from the checkpoint: {missing}")
+        if load_result.unexpected_keys:
+            logger.warning(f"unexpected keys in the checkpoint: {load_result.unexpected_keys}")
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._term_count:
