@@ -99,6 +99,19 @@ def test_saved_datasets_folder(tmp_path):
         load_source(f"{tmp_path / 'saved'}:test")
 
 
+def test_saved_split_with_unlabelled_rows(tmp_path):
+    """GLUE-style test splits mark missing labels -1: fine for predict, a named row for training."""
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    ds = datasets.DatasetDict({"test": datasets.Dataset.from_dict({"text": ["a", "b"], "label": [1, -1]},
+                                                                  features=features)})
+    ds.save_to_disk(str(tmp_path / "saved"))
+    assert load_source(f"{tmp_path / 'saved'}:test", need_labels=False).labels is None
+    with pytest.raises(DataError, match="row 2: the label is missing"):
+        load_source(f"{tmp_path / 'saved'}:test")
+
+
 def test_label_map_orders_numbers_numerically():
     assert LabelMap.from_labels(["10", "2", "1"]).names == ("1", "2", "10")
     with pytest.raises(DataError, match="at least 2 classes"):

@@ -82,6 +82,9 @@ def _records_to_dataset(ds, origin: str, text_column, label_column, need_labels)
     if label_col is None and need_labels:
         raise DataError(f"{origin}: cannot find a label column among {columns}; pass --label-column")
     feature = ds.features.get(label_col) if label_col else None
+    class_label = hasattr(feature, "int2str")
+    if label_col and class_label and not need_labels and -1 in ds[label_col]:
+        label_col = None  # unlabelled rows (GLUE-style test splits mark them -1) and no labels needed
     texts, labels, rows = [], [], []
     for i, (text, label) in enumerate(zip(ds[text_col], ds[label_col] if label_col else [None] * len(ds))):
         place = f"{origin}: row {i + 1}"
@@ -89,9 +92,9 @@ def _records_to_dataset(ds, origin: str, text_column, label_column, need_labels)
             raise DataError(f"{place}: the text is empty")
         texts.append(str(text).strip())
         if label_col:
-            if label is None:
+            if label is None or (class_label and label == -1):  # -1: a ClassLabel's "no label"
                 raise DataError(f"{place}: the label is missing")
-            labels.append(feature.int2str(label) if hasattr(feature, "int2str") else str(label))
+            labels.append(feature.int2str(label) if class_label else str(label))
         rows.append(place)
     return TextDataset(texts, labels if label_col else None, origin, rows)
 
