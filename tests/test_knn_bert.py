@@ -117,6 +117,12 @@ def test_bad_params_are_user_errors():
         KNNBert.parse_params({"contrastive_weight": 2.0})
     with pytest.raises(RobustuneError, match="knn-k"):
         KNNBert.parse_params({"knn_k": 0})
+    # Types are checked before training, not when finalize first uses the value.
+    for bad in ({"knn_k": 2.5}, {"top_positives": True}, {"contrastive_weight": True}, {"knn_vote": 1}):
+        with pytest.raises(RobustuneError, match=f"parameter '{next(iter(bad))}' must be"):
+            KNNBert.parse_params(bad)
+    params = KNNBert.parse_params({"knn_k": 4.0, "momentum": 0})
+    assert params.knn_k == 4 and type(params.knn_k) is int and type(params.momentum) is float
 
 
 def test_train_save_load_and_batch_independence(tiny_encoder, toy_csv, tmp_path):

@@ -16,6 +16,7 @@ Adding a method: one file with a ``Method`` subclass, one line in ``methods/__in
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
@@ -67,7 +68,9 @@ class Method(nn.Module):
         if unknown:
             known = ", ".join(sorted(fields)) or "none"
             raise RobustuneError(f"method {cls.name!r} has no parameter {unknown[0]!r} (its parameters: {known})")
+        hints = typing.get_type_hints(cls.Params)
         try:
+            values = {k: check_param_type(k, v, hints[k]) for k, v in values.items()}
             return cls.Params(**values)
         except (TypeError, ValueError) as err:
             raise RobustuneError(f"method {cls.name!r}: {err}") from None
@@ -88,6 +91,24 @@ class Method(nn.Module):
 
     def finalize(self, classifier: RobustClassifier, train_dataset) -> None:
         """Called once after training, before the model is saved (build a datastore, say)."""
+
+
+def check_param_type(name: str, value, kind):
+    """``value`` as the annotated type, or a ValueError: an int takes no bool or fraction (2.0 is 2), a
+    float takes ints, a bool and a str take only their own type (JSON gives ``--param`` values types)."""
+    if type(None) in typing.get_args(kind):
+        if value is None:
+            return None
+        kind = next(t for t in typing.get_args(kind) if t is not type(None))
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    ok = {bool: isinstance(value, bool),
+          int: isinstance(value, int) and not isinstance(value, bool),
+          float: isinstance(value, (int, float)) and not isinstance(value, bool),
+          str: isinstance(value, str)}.get(kind, True)
+    if not ok:
+        raise ValueError(f"parameter {name!r} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+    return float(value) if kind is float else value
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
