@@ -46,6 +46,7 @@ def test_replication_counts_hand_computed():
     assert replication_counts(sizes) == {"a": 1, "b": 1, "c": 2, "d": 3, "e": 4}
     assert replication_counts(sizes, r_min=3) == {"a": 1, "b": 1, "c": 1, "d": 1, "e": 4}
     assert replication_counts({"a": 50, "b": 50}) == {"a": 1, "b": 1}
+    assert replication_counts({"a": 100, "b": 10}, r_max=5) == {"a": 1, "b": 3}  # f = 2.5 rounds up
 
 
 def test_augment_minority_adds_stop_word_removed_copies():

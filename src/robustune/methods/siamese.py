@@ -46,12 +46,12 @@ def replication_factor(x: int, x_max: int, r_max: float = 4.0) -> float:
 
 
 def replication_counts(class_sizes: dict, r_max: float = 4.0, r_min: float = 1.5) -> dict:
-    """How many times each class appears after augmentation: round(f) where f ≥ r_min, else 1."""
+    """How many times each class appears after augmentation: round(f) (halves up) where f ≥ r_min, else 1."""
     x_max = max(class_sizes.values())
     counts = {}
     for label, x in class_sizes.items():
         f = replication_factor(x, x_max, r_max)
-        counts[label] = round(f) if f >= r_min else 1
+        counts[label] = math.floor(f + 0.5) if f >= r_min else 1  # half up: Python's round(2.5) is 2
     return counts
 
 
