@@ -12,7 +12,7 @@ import robustune
 from robustune import RobustClassifier, RobustuneError
 from robustune.cli import main
 from robustune.methods import get_method
-from robustune.methods.smart import Smart, ascent_step, ema_update, perturbed_logits, symmetric_kl
+from robustune.methods.smart import DropoutReplay, Smart, ascent_step, ema_update, perturbed_logits, symmetric_kl
 from robustune.modeling import ModelSettings
 
 
@@ -71,7 +71,8 @@ def test_adversarial_delta_stays_within_epsilon(tiny_encoder, steps):
     method.setup(classifier, None)
     batch = _batch(classifier)
     word_embeds = classifier.encoder.get_input_embeddings()(batch["input_ids"])
-    delta = method.adversarial_delta(classifier, batch, word_embeds, classifier(**batch))
+    masks = DropoutReplay(word_embeds.device)
+    delta = method.adversarial_delta(classifier, batch, word_embeds, classifier(**batch), masks)
     assert delta.shape == word_embeds.shape and not delta.requires_grad
     assert delta.abs().max() <= torch.tensor(1e-3)  # ε as float32, the dtype δ lives in
     assert delta.abs().max().item() > 0
@@ -102,7 +103,24 @@ def test_terms_and_switches(tiny_encoder):
     only_breg = Smart(Smart.Params(adv_weight=0.0))
     only_breg.setup(classifier, None)
     assert set(only_breg(classifier, batch)) == {"ce", "bregman"}
-    assert not only_breg.teacher.training and not any(p.requires_grad for p in only_breg.teacher.parameters())
+    assert not any(p.requires_grad for p in only_breg.teacher.parameters())
+
+
+def test_compared_passes_share_the_clean_passs_dropout_masks(tiny_encoder):
+    """In training mode (dropout on), with δ = 0 the perturbed pass is the clean pass and a teacher equal
+    to the student gives D = 0: the terms measure δ and θ − θ̃, not two different dropout draws."""
+    classifier = _classifier(tiny_encoder).train()
+    batch = {**_batch(classifier), "labels": torch.tensor([1, 0, 1])}
+    method = Smart(Smart.Params(noise_std=0.0, adv_steps=0))
+    method.setup(classifier, None)
+    method.train()
+    torch.manual_seed(0)
+    terms = method(classifier, batch)
+    assert terms["adv_kl"].item() == 0.0 and terms["bregman"].item() == 0.0
+    torch.manual_seed(0)
+    again = method(classifier, batch)  # the same seed, the same masks: the terms are reproducible
+    assert again["ce"].item() == terms["ce"].item()
+    assert method(classifier, batch)["ce"].item() != terms["ce"].item()  # dropout is really on
 
 
 def test_bad_params_are_user_errors():

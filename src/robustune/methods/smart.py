@@ -21,11 +21,14 @@ Where this differs from the public code, and why:
   position/type embeddings and LayerNorm are applied exactly once (public code perturbs the
   embedding *output* and feeds it back, applying them twice).
 - The Bregman proximal term is implemented (the authors' released code has no teacher). The teacher
-  is a frozen deep copy of the classifier, run in eval mode (no dropout) so that its target is
-  deterministic; it is the method's state (checkpointed, resumed) and never part of the saved model.
+  is a frozen deep copy of the classifier (EMA-updated, never back-propagated); it is the method's
+  state (checkpointed, resumed) and never part of the saved model.
+- Every pass compared with the clean one (the ascent passes, the perturbed pass, the teacher's) draws
+  the clean pass's dropout masks. With independent masks (the authors' code) R_s and D mostly
+  measure dropout noise: δ is ε = 1e-5 small, and the teacher equals the student at the start. With
+  shared masks R_s measures what δ does and D what θ − θ̃ does, as the paper's objective intends.
 - ℓ_s is the exact symmetric KL rather than the authors' "stable_kl" approximation. As in their code,
-  the clean logits are a detached target in R_s, and the clean and perturbed passes draw independent
-  dropout masks.
+  the clean logits are a detached target in R_s.
 - δ₀ comes from a generator seeded with the run's seed (``torch.initial_seed()`` at setup); a resumed
   run draws a fresh noise stream.
 
@@ -36,6 +39,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 
@@ -79,6 +83,24 @@ def perturbed_logits(classifier, batch: dict[str, torch.Tensor], word_embeds: to
                       token_type_ids=batch.get("token_type_ids"))  # (B, K)
 
 
+class DropoutReplay:
+    """Takes the RNG state where the clean pass starts; a pass run under :meth:`replay` through the same
+    modules then draws the same dropout masks, and the RNG outside moves on as after the clean pass."""
+
+    def __init__(self, device: torch.device):
+        self.device = device if device.type == "cuda" else None
+        self.cpu_state = torch.get_rng_state()
+        self.cuda_state = torch.cuda.get_rng_state(device) if self.device is not None else None
+
+    @contextlib.contextmanager
+    def replay(self):
+        with torch.random.fork_rng(devices=[self.device] if self.device is not None else []):
+            torch.set_rng_state(self.cpu_state)
+            if self.device is not None:
+                torch.cuda.set_rng_state(self.cuda_state, self.device)
+            yield
+
+
 class Smart(Method):
     name = "smart"
 
@@ -116,28 +138,23 @@ class Smart(Method):
         self.seed = torch.initial_seed()
         if self.params.bregman_weight > 0:
             # A registered submodule: it moves to the device with the model and is checkpointed.
-            self.teacher = copy.deepcopy(classifier).requires_grad_(False).eval()
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.teacher is not None:
-            self.teacher.eval()  # the teacher's target stays deterministic
-        return self
+            # It follows the student's train/eval mode, so that it can share the student's dropout masks.
+            self.teacher = copy.deepcopy(classifier).requires_grad_(False)
 
     def _noise(self, like: torch.Tensor) -> torch.Tensor:
         if self._generator is None or self._generator.device != like.device:
             self._generator = torch.Generator(like.device).manual_seed(self.seed)
         return torch.randn(like.shape, generator=self._generator, device=like.device, dtype=like.dtype)
 
-    def adversarial_delta(self, classifier, batch, word_embeds: torch.Tensor,
-                          clean_logits: torch.Tensor) -> torch.Tensor:
+    def adversarial_delta(self, classifier, batch, word_embeds: torch.Tensor, clean_logits: torch.Tensor,
+                          masks: DropoutReplay) -> torch.Tensor:
         """δ after T projected ascent steps from δ₀ ~ N(0, σ²); (B, T, D), no graph attached."""
         p = self.params
         embeds = word_embeds.detach()  # the ascent moves δ only
         target = clean_logits.detach()
         delta = self._noise(embeds) * p.noise_std  # (B, T, D)
         for _ in range(p.adv_steps):
-            with torch.enable_grad():
+            with torch.enable_grad(), masks.replay():
                 delta.requires_grad_(True)
                 loss = symmetric_kl(perturbed_logits(classifier, batch, embeds, delta), target)
                 (grad,) = torch.autograd.grad(loss, delta)
@@ -148,15 +165,17 @@ class Smart(Method):
         p = self.params
         inputs = model_inputs(batch)
         word_embeds = classifier.encoder.get_input_embeddings()(inputs["input_ids"])  # (B, T, D)
+        masks = DropoutReplay(word_embeds.device)  # the clean pass's dropout masks, for every pass below
         clean = perturbed_logits(classifier, inputs, word_embeds, 0.0)  # (B, K), ordinary forward
         terms = {"ce": F.cross_entropy(clean, batch["labels"])}
         if p.adv_weight > 0:
-            delta = self.adversarial_delta(classifier, inputs, word_embeds, clean)
+            delta = self.adversarial_delta(classifier, inputs, word_embeds, clean, masks)
             # Gradient reaches θ (word embeddings included) through the perturbed pass only.
-            adv = perturbed_logits(classifier, inputs, word_embeds, delta)
+            with masks.replay():
+                adv = perturbed_logits(classifier, inputs, word_embeds, delta)
             terms["adv_kl"] = p.adv_weight * symmetric_kl(adv, clean.detach())
         if p.bregman_weight > 0:
-            with torch.no_grad():
+            with torch.no_grad(), masks.replay():
                 teacher_logits = self.teacher(**inputs)  # (B, K)
             terms["bregman"] = p.bregman_weight * symmetric_kl(clean, teacher_logits)
         return terms
