@@ -49,3 +49,24 @@ def test_train_with_adversarial_augmentation(tiny_encoder, toy_csv, tmp_path):
     assert state["global_step"] == 2 * 8 and result.train_metrics["train_loss"] > 0
     with pytest.raises(RobustuneError, match="--adversarial must be one of"):
         robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "x"), model=tiny_encoder, adversarial="nope")
+
+
+def test_a_missing_attack_asset_fails_before_any_training(tiny_encoder, toy_csv, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROBUSTUNE_CACHE", str(tmp_path / "empty-cache"))  # no masked LM built there
+    out = tmp_path / "m"
+    with pytest.raises(RobustuneError, match="needs a masked LM"):
+        robustune.train(data=str(toy_csv), output_dir=str(out), model=tiny_encoder, method="three-phase",
+                        adversarial="bert-attack", progress=False)
+    assert not (out / "checkpoints").exists()  # not even the first phase ran
+
+
+def test_a_resumed_epoch_refills_the_slots_of_that_epoch(tiny_encoder):
+    classifier = RobustClassifier.from_encoder(tiny_encoder, ModelSettings(label_names=["negative", "positive"]))
+    base = EncodedDataset(TEXTS, LABELS, classifier.tokenizer, 32)
+    sources = []
+    for epoch in (1.0, 1.6):  # Trainer resumes inside epoch 1 with a fractional state.epoch
+        data = AugmentedDataset(base, slots=3, tokenizer=classifier.tokenizer, max_length=32, seed=0)
+        callback = AdversarialAugmentation(data, classifier, build_recipe("deepwordbug", seed=0), seed=0)
+        callback.on_epoch_begin(None, SimpleNamespace(epoch=epoch, log_history=[]), None)
+        sources.append((callback.history[0]["epoch"], data.sources))
+    assert sources[0] == sources[1] and sources[0][0] == 1

@@ -75,7 +75,8 @@ class AdversarialAugmentation(TrainerCallback):
     def on_epoch_begin(self, args, state, control, **kwargs):
         from ..attacks import load_victim
 
-        epoch = int(round(state.epoch or 0))
+        # A resumed run starts inside an epoch (state.epoch = 1.6): that is epoch 1, not 2.
+        epoch = math.floor((state.epoch or 0) + 1e-6)
         if epoch < self.start_epoch:
             return
         base = self.dataset.base
@@ -93,11 +94,23 @@ class AdversarialAugmentation(TrainerCallback):
         state.log_history.append({"epoch": epoch, "adversarial_examples": successes, "attacked": len(texts)})
 
 
+def load_attack_assets(attack, label_names: list[str]) -> None:
+    """Run the attack once on a fixed sentence against a victim that never flips: every substitute
+    generator and constraint loads (and checks) its assets — WordNet, GloVe, a masked LM, the
+    similarity encoder — now, instead of failing after an epoch of training."""
+    from ..attacks import load_victim
+
+    never_flips = np.eye(len(label_names), dtype=np.float32)[0]
+    victim = load_victim(lambda texts: np.tile(never_flips, (len(texts), 1)), label_names=label_names)
+    attack.attack(victim, "the quiet film was good and the music was great", 0)
+
+
 def adversarial_augmentation(config, classifier, train_set: EncodedDataset):
     """(the dataset the Trainer trains on, its callback) for ``config.adversarial``."""
     from ..attacks import build_recipe
 
     attack = build_recipe(config.adversarial, query_budget=config.adversarial_query_budget, seed=config.seed)
+    load_attack_assets(attack, classifier.label_names)
     slots = max(1, math.ceil(config.adversarial_fraction * len(train_set)))
     dataset = AugmentedDataset(train_set, slots, classifier.tokenizer, config.max_length, config.seed)
     return dataset, AdversarialAugmentation(dataset, classifier, attack, config.seed)

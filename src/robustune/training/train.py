@@ -133,16 +133,17 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
 
     if config.overwrite and out.exists():
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-    stage_metrics = run_stages(method, classifier, train_set, seed=config.seed, checkpoints=out / CHECKPOINTS,
-                               training_args=lambda folder, **kw: training_args(config, folder, **kw),
-                               resume=config.resume, progress=config.progress)
-    args = training_args(config, out / CHECKPOINTS)
     trainer_data, callbacks = train_set, []
     if config.adversarial:  # the Trainer sees the clean examples plus slots refilled by attacks each epoch
         from .adversarial import adversarial_augmentation
 
+        # Built (and its assets loaded) before any training, so a missing asset fails the run early.
         trainer_data, augmentation = adversarial_augmentation(config, classifier, train_set)
         callbacks.append(augmentation)
+    stage_metrics = run_stages(method, classifier, train_set, seed=config.seed, checkpoints=out / CHECKPOINTS,
+                               training_args=lambda folder, **kw: training_args(config, folder, **kw),
+                               resume=config.resume, progress=config.progress)
+    args = training_args(config, out / CHECKPOINTS)
     trainer = RobustTrainer(model=module, args=args, train_dataset=trainer_data,
                             data_collator=Collator(classifier.tokenizer), callbacks=callbacks)
     resume = get_last_checkpoint(str(out / CHECKPOINTS)) if config.resume and (out / CHECKPOINTS).is_dir() else None
