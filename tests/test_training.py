@@ -68,7 +68,11 @@ def test_resume_from_checkpoint(tiny_encoder, toy_csv, tmp_path):
         shutil.rmtree(ckpt)
     with pytest.raises(RobustuneError, match="--resume"):
         _train(tiny_encoder, toy_csv, part, epochs=2)
-    resumed = _train(tiny_encoder, toy_csv, part, epochs=2, resume=True).model.predict_proba(["a good film"])
+    with pytest.raises(RobustuneError, match=r"other settings than the interrupted run \(lr: 0.001 -> 0.002"):
+        _train(tiny_encoder, toy_csv, part, epochs=2, resume=True, lr=2e-3)
+    with pytest.raises(RobustuneError, match="method: 'vanilla' -> 'knn-bert'"):
+        _train(tiny_encoder, toy_csv, part, epochs=2, resume=True, method="knn-bert")
+    resumed = _train(tiny_encoder, toy_csv, part, epochs=2, resume=True, save_steps=3).model.predict_proba(["a good film"])
     np.testing.assert_allclose(full, resumed, atol=1e-5)
 
 

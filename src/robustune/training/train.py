@@ -68,6 +68,29 @@ def _check_output(config: TrainConfig) -> Path:
     return out
 
 
+RUN_RECORD = "run.json"
+# Settings that may change between an interrupted run and its resumption.
+_RESUMABLE_CHANGES = ("save_steps", "logging_steps")
+
+
+def _record_run(checkpoints: Path, settings: ModelSettings, resume: bool) -> None:
+    """Write what the run trains (data, sampling, method, schedule) beside its checkpoints; on
+    ``--resume`` refuse checkpoints of a run with other settings (they would load half-matching state)."""
+    record = json.loads(json.dumps({"method": settings.method, "method_params": settings.method_params,
+                                    **{k: v for k, v in settings.training.items() if k not in _RESUMABLE_CHANGES}}))
+    path = checkpoints / RUN_RECORD
+    if resume and path.is_file():
+        saved = json.loads(path.read_text())
+        changed = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
+        if changed:
+            details = ", ".join(f"{k}: {saved.get(k)!r} -> {record.get(k)!r}" for k in changed[:4])
+            raise RobustuneError(f"{checkpoints}: --resume with other settings than the interrupted run ({details}); "
+                                 "resume with the same ones, or pass --overwrite to start again")
+        return
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2))
+
+
 def training_args(config: TrainConfig, output_dir: Path, epochs: float | None = None, lr: float | None = None,
                   batch_size: int | None = None) -> TrainingArguments:
     """The Trainer's arguments for a run (or one of a method's stages, which may set its own schedule)."""
@@ -133,6 +156,7 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
 
     if config.overwrite and out.exists():
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    _record_run(out / CHECKPOINTS, settings, config.resume)
     trainer_data, callbacks = train_set, []
     if config.adversarial:  # the Trainer sees the clean examples plus slots refilled by attacks each epoch
         from .adversarial import adversarial_augmentation
