@@ -151,6 +151,13 @@ def test_bad_input_is_a_clear_error(tmp_path):
     data = TextDataset(["a good film"], ["neutral"], "toy")
     with pytest.raises(RobustuneError, match="neutral"):
         run_attack(Attack(table_generator, []), load_victim(lexicon_proba, NAMES), data, tmp_path / "o")
+    assert not (tmp_path / "o").exists()  # nothing written for a bad label
+    # A digit label is a position only for HF's placeholder names, never a guess among real names.
+    digits = TextDataset(["a good film"], ["1"], "toy")
+    with pytest.raises(RobustuneError, match="label '1' is not one the model knows"):
+        run_attack(Attack(table_generator, []), load_victim(lexicon_proba, NAMES), digits, tmp_path / "o")
+    placeholders = load_victim(lexicon_proba, ["LABEL_0", "LABEL_1"])
+    assert run_attack(Attack(table_generator, []), placeholders, digits, tmp_path / "p", progress=False)["num_examples"] == 1
     with pytest.raises(RobustuneError, match="masked LM"):
         build_recipe("bert-attack", mlm=str(tmp_path / "missing"))
 

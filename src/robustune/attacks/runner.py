@@ -25,13 +25,15 @@ EXAMPLES, SUMMARY, REPORT, RUN = "examples.jsonl", "summary.json", "report.md", 
 
 
 def label_ids(data: TextDataset, names: list[str]) -> list[int]:
-    """The victim's label ids of the data's labels; numeric labels also match by position."""
+    """The victim's label ids of the data's labels. Numeric labels match by position only when the
+    victim's names are Hugging Face's placeholders (``LABEL_0``, ...), which say nothing else."""
     index = {n: i for i, n in enumerate(names)}
+    placeholders = all(n == f"LABEL_{i}" for i, n in enumerate(names))
     ids = []
     for label, row in zip(data.require_labels(), data.rows):
         if label in index:
             ids.append(index[label])
-        elif label.isdigit() and int(label) < len(names):
+        elif placeholders and label.isdigit() and int(label) < len(names):
             ids.append(int(label))
         else:
             raise RobustuneError(f"{row}: label {label!r} is not one the model knows ({', '.join(names)})")
@@ -112,10 +114,10 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
         if differing:
             raise RobustuneError(f"{out}: --resume with different settings ({', '.join(differing)}) than the "
                                  "interrupted run")
+    gold = label_ids(data, victim.label_names)  # a bad label fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / RUN, run)
 
-    gold = label_ids(data, victim.label_names)
     indices = list(range(len(data)))
     if num_examples is not None and num_examples < len(data):
         chosen = set(random_subset(TextDataset([str(i) for i in indices], None, "ids"), num_examples, seed).texts)
