@@ -58,6 +58,12 @@ def test_char_edits_are_single_edits_and_seeded():
     assert CharEdits(per_edit=2, seed=1)(text, 1) == CharEdits(per_edit=2, seed=1)(text, 1)
     assert CharEdits(per_edit=2, seed=1)(text, 1) != CharEdits(per_edit=2, seed=2)(text, 1)
     assert "wonderful" not in CharEdits(per_edit=3)(text, 1)
+    # Every candidate stays one word where it stands, so the positions the constraints check hold.
+    for word in ("don't", "it's", "x-ray", "o'neil"):
+        words = WordText.from_text(f"so {word} now")
+        for seed in range(20):
+            for candidate in CharEdits(per_edit=3, seed=seed)(words, 1):
+                assert WordText.from_text(str(words.replace(1, candidate))).words[1] == candidate
 
 
 def test_top_k_combinations_matches_brute_force():

@@ -62,6 +62,8 @@ class CharEdits:
         for edit in self.edits:
             for _ in range(self.per_edit):
                 candidate = edit_word(word, edit, rng, self.keep_ends)
-                if candidate and candidate != word:
+                # An edit that makes the word re-read as something else ("don't" -> "dont'", whose
+                # apostrophe becomes punctuation) would move the positions the constraints check.
+                if candidate and candidate != word and WordText.from_text(candidate).words == (candidate,):
                     out.append(candidate)
         return list(dict.fromkeys(out))
