@@ -71,10 +71,11 @@ def test_search_flips_label_and_respects_constraints():
 
 def test_search_keeps_best_candidate_and_gives_up_within_budget():
     victim = load_victim(lexicon_proba, NAMES)
-    # Only one of four words may change: "great" -> "fine" lowers p(positive) but cannot flip it.
+    # Only one of four words may change: that lowers p(positive) but cannot flip it.
     attack = Attack(table_generator, [MaxModificationRate(0.25), RepeatModification()])
     result = attack.attack(victim, "great great great great", label=1)
-    assert result.status == "failed" and result.modified == []
+    assert result.status == "failed" and len(result.modified) == 1  # the best text it reached, and where
+    assert attack.satisfies_constraints(result) and result.adversarial != result.original
     assert "no flip" in result.reason
     assert attack.attack(victim, "awful film", label=1).status == "skipped"
     budget = Attack(table_generator, [], query_budget=2).attack(victim, "a good and fun film , great", label=1)

@@ -59,6 +59,8 @@ def test_user_errors_exit_2(tiny_encoder, toy_csv, tmp_path, capsys):
     assert main(["train", "--data", str(toy_csv), "--output", str(tmp_path / "o"), "--epochs", "0"]) == 2
     assert main(["train", "--data", str(toy_csv), "--output", str(tmp_path / "o"), "--param", "x=1"]) == 2
     assert "has no parameter 'x'" in capsys.readouterr().err
+    assert main(["train", "--data", str(toy_csv), "--output", str(tmp_path / "o"), "--save-steps", "0"]) == 2
+    assert "--save-steps must be positive" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(tmp_path), "--data", str(toy_csv)]) == 2
     assert main(["data", str(tmp_path / "missing.csv")]) == 2
     assert not (tmp_path / "o").exists()

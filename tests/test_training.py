@@ -54,7 +54,10 @@ def test_refuses_to_overwrite_a_model(tiny_encoder, toy_csv, tmp_path):
     _train(tiny_encoder, toy_csv, tmp_path / "m")
     with pytest.raises(RobustuneError, match="already holds a model"):
         _train(tiny_encoder, toy_csv, tmp_path / "m")
+    _train(tiny_encoder, toy_csv, tmp_path / "m", eval_data=str(toy_csv), overwrite=True)
+    assert (tmp_path / "m" / "eval_metrics.json").is_file()
     _train(tiny_encoder, toy_csv, tmp_path / "m", overwrite=True)
+    assert not (tmp_path / "m" / "eval_metrics.json").exists()  # no stale figures of the replaced model
 
 
 def test_resume_from_checkpoint(tiny_encoder, toy_csv, tmp_path):

@@ -71,7 +71,7 @@ class Attack:
             original=text, adversarial=str(outcome.adversarial), label=label, status=outcome.status,
             original_probabilities=np.round(original_probs, 6).tolist(),
             adversarial_probabilities=np.round(outcome.probabilities, 6).tolist(),
-            modified=outcome.modified if outcome.status == "successful" else [],
+            modified=outcome.modified,  # a failed attack: the positions of the last text it reached
             num_words=len(original), queries=goal.queries, forwards=victim.forwards - forwards,
             seconds=round(time.perf_counter() - start, 4), reason=outcome.reason,
         )

@@ -58,6 +58,10 @@ class TrainConfig:
             (not (self.resume and self.overwrite), "--resume and --overwrite exclude each other"),
             (self.max_train_samples is None or self.max_train_samples > 0, "--max-train-samples must be positive"),
             (0 < self.adversarial_fraction <= 1, "--adversarial-fraction must be in (0, 1]"),
+            (self.adversarial_query_budget is None or self.adversarial_query_budget > 0,
+             "--adversarial-query-budget must be positive"),
+            (self.save_steps > 0, f"--save-steps must be positive, got {self.save_steps}"),
+            (self.logging_steps > 0, f"--logging-steps must be positive, got {self.logging_steps}"),
         ]
         if self.adversarial is not None:
             from ..attacks.recipes import RECIPES

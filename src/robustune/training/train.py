@@ -156,7 +156,6 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
 
     if config.overwrite and out.exists():
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-    _record_run(out / CHECKPOINTS, settings, config.resume)
     trainer_data, callbacks = train_set, []
     if config.adversarial:  # the Trainer sees the clean examples plus slots refilled by attacks each epoch
         from .adversarial import adversarial_augmentation
@@ -164,6 +163,7 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
         # Built (and its assets loaded) before any training, so a missing asset fails the run early.
         trainer_data, augmentation = adversarial_augmentation(config, classifier, train_set)
         callbacks.append(augmentation)
+    _record_run(out / CHECKPOINTS, settings, config.resume)
     stage_metrics = run_stages(method, classifier, train_set, seed=config.seed, checkpoints=out / CHECKPOINTS,
                                training_args=lambda folder, **kw: training_args(config, folder, **kw),
                                resume=config.resume, progress=config.progress)
@@ -183,6 +183,8 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
         if eval_data is not None:
             eval_metrics = evaluate(classifier, eval_data, progress=config.progress)
             (out / "eval_metrics.json").write_text(json.dumps(eval_metrics, indent=2))
+        else:  # not the figures of a model this run overwrote
+            (out / "eval_metrics.json").unlink(missing_ok=True)
         if not config.keep_checkpoints:
             shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     return TrainResult(classifier, out, train_metrics, eval_metrics)
