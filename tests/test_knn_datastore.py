@@ -82,3 +82,23 @@ def test_any_classifier_takes_a_datastore(tiny_encoder, toy_csv, tmp_path, capsy
     assert saved["accuracy_knn"] == pytest.approx(0.5)  # K = N: every query gets the class prior
     assert RobustClassifier.from_pretrained(tmp_path / "k").knn.settings.k == 1  # the model is unchanged
 
+
+
+def test_damaged_model_folders_are_named_errors(tiny_encoder, toy_csv, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model = robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "k"), model=tiny_encoder, epochs=1,
+                            batch_size=8, seed=1, progress=False).model
+    data = robustune.load_source(str(toy_csv), "train")
+    attach_datastore(model, data.texts, [model.label_names.index(y) for y in data.labels], k=1, weight=1.0)
+    model.save_pretrained(tmp_path / "k")
+    weights = tmp_path / "k" / "model.safetensors"
+    save_file({k: v for k, v in load_file(str(weights)).items() if not k.startswith("knn.")}, str(weights))
+    with pytest.raises(RobustuneError, match="describes a KNN datastore that model.safetensors lacks"):
+        RobustClassifier.from_pretrained(tmp_path / "k")
+    config_path = tmp_path / "k" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["robustune"]["from_the_future"] = 1
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(RobustuneError, match=r"unknown robustune settings \['from_the_future'\]"):
+        RobustClassifier.from_pretrained(tmp_path / "k")

@@ -8,6 +8,7 @@ import typing
 
 from ..errors import RobustuneError
 from ..methods import METHODS
+from ..modeling.pooling import POOLINGS
 from ..training import TrainConfig, train
 from .common import add_data_arguments, info
 
@@ -46,7 +47,7 @@ def add_parser(sub):
     g.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: 1e-4)")
     g.add_argument("--max-length", type=int, default=128, help="maximum tokens per text (default: 128)")
     g.add_argument("--seed", type=int, default=42, help="seed of sampling, initialisation and order (default: 42)")
-    g.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="sentence pooling (default: mean)")
+    g.add_argument("--pooling", choices=POOLINGS, default="mean", help="sentence pooling (default: mean)")
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPUs with AVX512-BF16, recent GPUs)")
     g = p.add_argument_group("adversarial augmentation (A2T-style)")
     g.add_argument("--adversarial", metavar="RECIPE", help="each epoch after the first, attack a share of the "

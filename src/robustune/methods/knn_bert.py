@@ -37,6 +37,9 @@ Choices and deviations from the paper / reference code:
   the run's seed but is not checkpointed, so a resumed run samples differently.
 - The KNN feature is the pooled vector h the linear head reads, not the training-only projection
   (see ``robustune.knn.attach_datastore``).
+- The default queue holds 4,096 keys, not the reference's 32k–100k: on the few-thousand-example
+  training sets this package is run on (2 CPU cores), a larger queue would hold each example's
+  stale keys many times over. Set ``--queue-size`` for large data.
 """
 
 from __future__ import annotations

@@ -237,7 +237,14 @@ class RobustClassifier(nn.Module):
         section = getattr(config, "robustune", None)
         if not isinstance(section, dict):
             raise RobustuneError(f"{directory}: config.json has no 'robustune' section; is this a robustune model?")
-        settings = ModelSettings(**section)
+        unknown = sorted(set(section) - {f.name for f in dataclasses.fields(ModelSettings)})
+        if unknown:
+            raise RobustuneError(f"{directory}/config.json: unknown robustune settings {unknown} "
+                                 "(written by a newer robustune?)")
+        try:
+            settings = ModelSettings(**section)
+        except (TypeError, ValueError) as err:
+            raise RobustuneError(f"{directory}/config.json: bad robustune settings: {err}") from None
         encoder = AutoModel.from_config(config, **settings.encoder_kwargs)
         model = cls(encoder, AutoTokenizer.from_pretrained(directory), settings)
         state = load_file(str(directory / WEIGHTS_NAME))
@@ -248,4 +255,6 @@ class RobustClassifier(nn.Module):
         model.encoder.load_state_dict(enc_state)
         model.head.load_state_dict(head_state)
         model.load_extra_tensors(rest)
+        if settings.knn and model.knn is None:
+            raise RobustuneError(f"{directory}: config.json describes a KNN datastore that {WEIGHTS_NAME} lacks")
         return model.to(device).eval()

@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -22,7 +23,8 @@ from ...assets import cache_dir
 from ...errors import RobustuneError
 from ..text import WordText
 
-DEBIAN_WORDNET = Path("/usr/share/wordnet")
+# Debian's wordnet-base puts the database here; $ROBUSTUNE_WORDNET points elsewhere (another distribution).
+DEBIAN_WORDNET = Path(os.environ.get("ROBUSTUNE_WORDNET", "/usr/share/wordnet"))
 INSTALL_HINT = "apt-get install -y wordnet-base wordnet-sense-index"
 _FILES = ("index.noun", "index.verb", "index.adj", "index.adv", "data.noun", "data.verb", "data.adj",
           "data.adv", "noun.exc", "verb.exc", "adj.exc", "adv.exc", "cntlist.rev", "index.sense")
