@@ -103,19 +103,20 @@ class ThreePhase(Method):
                             classifier.settings.max_length, rounds=p.cl_rounds, seed=seed,
                             augment=p.imbalance_augment, r_max=p.r_max, r_min=p.r_min, dae_deletion=dae_deletion)
 
-    def stages(self, classifier, train_dataset, seed):
+    def _dae_stage(self, classifier, train_dataset, seed) -> Stage:
         p = self.params
-        stages = []
-        for phase in p.phases.split(","):
-            if phase == "dae":
-                data, collate = dae_dataset(train_dataset.texts, classifier.tokenizer, classifier.settings.max_length,
-                                            p.dae_deletion, seed)
-                stages.append(Stage("dae", DenoisingPhase(classifier, seed), data, collate,
-                                    p.dae_epochs, p.dae_lr, p.dae_batch_size))
-            else:
-                data, collate = self._pairs(classifier, train_dataset, seed)
-                stages.append(Stage("cl", SiamesePhase(), data, collate, p.cl_epochs, p.cl_lr, p.cl_batch_size))
-        return stages
+        data, collate = dae_dataset(train_dataset.texts, classifier.tokenizer, classifier.settings.max_length,
+                                    p.dae_deletion, seed)
+        return Stage("dae", DenoisingPhase(classifier, seed), data, collate, p.dae_epochs, p.dae_lr, p.dae_batch_size)
+
+    def _cl_stage(self, classifier, train_dataset, seed) -> Stage:
+        p = self.params
+        data, collate = self._pairs(classifier, train_dataset, seed)
+        return Stage("cl", SiamesePhase(), data, collate, p.cl_epochs, p.cl_lr, p.cl_batch_size)
+
+    def stages(self, classifier, train_dataset, seed):
+        build = {"dae": self._dae_stage, "cl": self._cl_stage}
+        return [build[phase](classifier, train_dataset, seed) for phase in self.params.phases.split(",")]
 
 
 class Joint(ThreePhase):
