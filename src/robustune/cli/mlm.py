@@ -18,6 +18,12 @@ def add_parser(sub):
     b.add_argument("--output", help="folder to save to (default: robustune's cache, where bert-attack looks)")
     b.add_argument("--base", choices=["encoder", "scratch"], default="encoder",
                    help="add an MLM head to the bundled encoder and train it (default), or train from scratch")
+    b.add_argument("--tokenizer", choices=["wordpiece", "unigram"], default="wordpiece",
+                   help="--base scratch: WordPiece (English) or a sentencepiece unigram vocabulary (texts without "
+                   "spaces, e.g. Chinese for pieces-zh) (default: wordpiece)")
+    b.add_argument("--vocab-size", type=int, default=8000, help="--base scratch: vocabulary size (default: 8000)")
+    b.add_argument("--hidden", type=int, default=256, help="--base scratch: hidden size (default: 256)")
+    b.add_argument("--layers", type=int, default=4, help="--base scratch: transformer layers (default: 4)")
     b.add_argument("--encoder", help="encoder for --base encoder (default: the bundled all-MiniLM-L6-v2)")
     b.add_argument("--train-layers", type=int, default=2,
                    help="--base encoder: train the head and this many top layers (default: 2; -1: all)")
@@ -42,15 +48,17 @@ def run(args) -> int:
     if args.mlm_action == "build":
         from ..attacks.mlm_build import build_mlm
 
-        if args.steps <= 0:
-            raise RobustuneError(f"--steps must be positive, got {args.steps}")
+        for flag in ("steps", "vocab_size", "hidden", "layers"):
+            if getattr(args, flag) <= 0:
+                raise RobustuneError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}")
         texts = []
         for src in args.data or ["mr"]:
             texts += load_source(src, "train", need_labels=False).texts
         out = args.output or default_mlm()
         stats = build_mlm(out, texts, base=args.base, encoder=args.encoder, steps=args.steps,
                           batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, seed=args.seed,
-                          train_layers=None if args.train_layers < 0 else args.train_layers)
+                          train_layers=None if args.train_layers < 0 else args.train_layers,
+                          tokenizer=args.tokenizer, vocab_size=args.vocab_size, hidden=args.hidden, layers=args.layers)
         print(json.dumps(stats, indent=2))
         info(f"saved the masked LM to {out}")
         return 0

@@ -43,17 +43,25 @@ def top_k_combinations(log_probs: list[torch.Tensor], k: int) -> list[tuple[list
     return beam
 
 
+def load_mlm(model_name_or_path: str, device: str = "cpu"):
+    """(fast tokenizer, masked LM in eval mode) of an HF masked LM folder or hub id."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+        model = AutoModelForMaskedLM.from_pretrained(model_name_or_path).to(device).eval()
+    except (OSError, ValueError) as err:
+        raise RobustuneError(f"cannot load masked LM {model_name_or_path!r}: {str(err).splitlines()[0]}") from None
+    if not tokenizer.is_fast:
+        raise RobustuneError(f"{model_name_or_path}: a fast tokenizer is needed (word and piece alignment)")
+    if tokenizer.mask_token is None:
+        raise RobustuneError(f"{model_name_or_path}: the tokenizer has no mask token; is it a masked LM?")
+    return tokenizer, model
+
+
 class MaskedLMSubstitutes:
     def __init__(self, model_name_or_path: str, top_k: int = 48, device: str = "cpu", max_length: int = 256):
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
-            self.model = AutoModelForMaskedLM.from_pretrained(model_name_or_path).to(device).eval()
-        except (OSError, ValueError) as err:
-            raise RobustuneError(f"cannot load masked LM {model_name_or_path!r}: {str(err).splitlines()[0]}") from None
-        if not self.tokenizer.is_fast:
-            raise RobustuneError(f"{model_name_or_path}: a fast tokenizer is needed (word alignment)")
+        self.tokenizer, self.model = load_mlm(model_name_or_path, device)
         self.top_k = top_k
         self.device = device
         self.max_length = max_length
