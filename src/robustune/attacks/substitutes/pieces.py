@@ -27,6 +27,7 @@ Usage::
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..constraints import is_content
@@ -101,3 +102,43 @@ class MaskedPieceSubstitutes:
             self._cache.clear()
         self._cache[key] = ranked
         return ranked
+
+
+@torch.inference_mode()
+def masked_piece_accuracy(tokenizer, model, texts: list[str], ks: tuple[int, ...] = (1, 10), max_pieces: int = 2000,
+                          seed: int = 0, batch_size: int = 32, max_length: int = 128) -> dict:
+    """Top-k accuracy of the MLM at one masked piece per text (held-out texts: a measure of the MLM).
+
+    In each text one piece of letters/digits (not a special token, not punctuation) is drawn with
+    the seed and replaced by the mask token id; a hit is the original id among the ``k`` best.
+    Returns ``{"top1": ..., "top10": ..., "pieces": n}``.
+    """
+    rng = np.random.default_rng(seed)
+    content = torch.tensor([is_content(surface(t)) for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))])
+    content[tokenizer.all_special_ids] = False
+    order = [texts[i] for i in rng.permutation(len(texts))]
+    hits, total = {k: 0 for k in ks}, 0
+    for start in range(0, len(order), batch_size):
+        enc = tokenizer(order[start:start + batch_size], truncation=True, max_length=max_length, padding=True,
+                        return_tensors="pt")
+        ids = enc["input_ids"]  # (B, T)
+        rows, cols = [], []
+        for b in range(ids.shape[0]):
+            candidates = content[ids[b]].nonzero().flatten().tolist()
+            if candidates:
+                rows.append(b)
+                cols.append(int(rng.choice(candidates)))
+        if not rows:
+            continue
+        rows = rows[:max_pieces - total]
+        cols = cols[:len(rows)]
+        targets = ids[rows, cols].clone()  # (M,)
+        ids[rows, cols] = tokenizer.mask_token_id
+        logits = model(**enc).logits[rows, cols]  # (M, V)
+        ranked = torch.topk(logits, max(ks), dim=-1).indices  # (M, max k)
+        for k in ks:
+            hits[k] += int((ranked[:, :k] == targets[:, None]).any(-1).sum())
+        total += len(rows)
+        if total >= max_pieces:
+            break
+    return {**{f"top{k}": hits[k] / max(total, 1) for k in ks}, "pieces": total}
