@@ -204,3 +204,22 @@ def test_deduplicate_drops_repeats_and_conflicts():
     assert kept == [("好", "pos"), ("差", "neg")]
     assert stats == {"rows_read": 6, "duplicates_dropped": 1, "conflicting_rows_dropped": 3,
                      "conflicting_texts": 1, "rows_kept": 2}
+
+
+def test_cli_build_train_attack_chinese(tmp_path):
+    """The acceptance path on tiny models: unigram MLM -> classifier on it -> pieces-zh and chars-zh."""
+    data = tmp_path / "zh.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{'pos' if t in _POS else 'neg'}\n" for t in TEXTS))
+    mlm, model = tmp_path / "mlm", tmp_path / "model"
+    assert main(["mlm", "build", "--data", str(data), "--base", "scratch", "--tokenizer", "unigram", "--vocab-size",
+                 "150", "--hidden", "32", "--layers", "1", "--steps", "10", "--batch-size", "8", "--max-length", "32",
+                 "--output", str(mlm)]) == 0
+    assert main(["train", "--data", str(data), "--model", str(mlm), "--output", str(model), "--epochs", "2",
+                 "--batch-size", "16", "--lr", "3e-3", "--max-length", "32"]) == 0
+    for recipe in ("pieces-zh", "chars-zh"):
+        out = tmp_path / recipe
+        assert main(["attack", "--model", str(model), "--data", str(data), "--recipe", recipe, "--mlm", str(mlm),
+                     "--num-examples", "4", "--output", str(out)]) == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["recipe"] == recipe and sum(summary["counts"].values()) == 4
+        assert len((out / "examples.jsonl").read_text().splitlines()) == 4

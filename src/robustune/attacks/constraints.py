@@ -165,7 +165,8 @@ class MaskedLMSimilarity(SentenceSimilarity):
             chunk = new[start:start + self.batch_size]
             enc = self.tokenizer(chunk, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
             with torch.inference_mode():
-                hidden = self.model(**enc, output_hidden_states=True).hidden_states[-1].float()  # (B, T, H)
+                # The encoder alone (base_model): the vocabulary projection is not needed here.
+                hidden = self.model.base_model(**enc).last_hidden_state.float()  # (B, T, H)
             vectors = pool(hidden, enc["attention_mask"], "mean").numpy()  # (B, H)
             self._cache.update(zip(chunk, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
         if len(self._cache) > 50_000:
