@@ -6,9 +6,9 @@
 2. Positions in decreasing importance: generate substitutes for the word (a word, or a
    :class:`~.text.Span` covering it and the next units: multi-piece substitutes of the Chinese
    piece attack), drop candidates whose positions the position constraints do not all allow and
-   candidates that a candidate constraint rejects, score the rest in one batched query. If some candidate flips the
-   label, stop and return the one that leaves the gold label least probable. Otherwise keep the
-   candidate that lowers p_gold most (if it lowers it at all) and go on.
+   candidates that a candidate constraint rejects, score the rest in one batched query. If some
+   candidate flips the label, stop and return the one that leaves the gold label least probable.
+   Otherwise keep the candidate that lowers p_gold most (if it lowers it at all) and go on.
 3. Give up when positions run out, the modification budget (a :class:`MaxModificationRate`
    constraint, 40% of the words by default) is spent, or the query budget is spent.
 """
@@ -66,7 +66,8 @@ class GreedyWordImportance:
         for proposal in dict.fromkeys(proposals):
             span = proposal if isinstance(proposal, Span) else Span(proposal, 1)
             positions = set(range(position, position + span.length))
-            if position + span.length > len(current) or not positions_allowed(position_rules, state, sorted(positions)):
+            if position + span.length > len(current) or \
+                    not positions_allowed(position_rules, state, sorted(positions)):
                 continue
             text = current.replace_span(position, span)
             if str(text) not in seen:  # a proposal equal to the current units changes nothing

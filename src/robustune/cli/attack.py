@@ -12,9 +12,9 @@ def add_parser(sub):
     from ..attacks import RECIPES
 
     p = sub.add_parser("attack", help="measure robustness with an adversarial attack",
-                       description="Attack a model on labelled data with a word-, piece- or character-substitution recipe. Writes "
-                       "summary.json, examples.jsonl (one line per example, appended as it finishes) and "
-                       "report.md with the changed words marked.")
+                       description="Attack a model on labelled data with a word-, piece- or "
+                       "character-substitution recipe. Writes summary.json, examples.jsonl (one line per example, "
+                       "appended as it finishes) and report.md with the changed words (pieces) marked.")
     p.add_argument("--model", required=True, help="a robustune model folder, or an HF sequence-classification "
                    "model folder or hub id")
     p.add_argument("--data", required=True, help="labelled data (a file, folder, bundled name or hub id; "

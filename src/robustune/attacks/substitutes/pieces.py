@@ -114,7 +114,8 @@ def masked_piece_accuracy(tokenizer, model, texts: list[str], ks: tuple[int, ...
     Returns ``{"top1": ..., "top10": ..., "pieces": n}``.
     """
     rng = np.random.default_rng(seed)
-    content = torch.tensor([is_content(surface(t)) for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))])
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    content = torch.tensor([is_content(surface(t)) for t in vocab])  # (V,) pieces worth masking
     content[tokenizer.all_special_ids] = False
     order = [texts[i] for i in rng.permutation(len(texts))]
     hits, total = {k: 0 for k in ks}, 0
