@@ -163,7 +163,8 @@ class MaskedLMSimilarity(SentenceSimilarity):
         new = list(dict.fromkeys(t for t in texts if t not in self._cache))
         for start in range(0, len(new), self.batch_size):
             chunk = new[start:start + self.batch_size]
-            enc = self.tokenizer(chunk, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+            enc = self.tokenizer(chunk, truncation=True, max_length=min(self.max_length, self.tokenizer.model_max_length),
+                                 padding=True, return_tensors="pt")
             with torch.inference_mode():
                 # The encoder alone (base_model): the vocabulary projection is not needed here.
                 hidden = self.model.base_model(**enc).last_hidden_state.float()  # (B, T, H)

@@ -135,6 +135,7 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
                             num_attention_heads=max(1, hidden // 64), intermediate_size=4 * hidden,
                             max_position_embeddings=max(128, max_length))
         model = BertForMaskedLM(config)
+        tokenizer.model_max_length = config.max_position_embeddings  # saved: users truncate within it
     if base == "encoder" and train_layers is not None:
         # Only the head and the top layers learn: the lower layers and the embeddings (which the
         # output layer shares) keep the encoder's English; a step costs a fraction of full training.

@@ -69,7 +69,9 @@ class PieceSegmenter:
         self.max_length = max_length
 
     def __call__(self, text: str) -> PieceText:
-        enc = self.tokenizer(text, truncation=True, max_length=self.max_length, return_offsets_mapping=True,
+        # The MLM's limit less its two special tokens: every unit can then be masked in the MLM's input.
+        limit = min(self.max_length, self.tokenizer.model_max_length) - 2
+        enc = self.tokenizer(text, truncation=True, max_length=limit, return_offsets_mapping=True,
                              add_special_tokens=False)
         return PieceText.from_spans(text, piece_spans(text, enc["offset_mapping"]))
 

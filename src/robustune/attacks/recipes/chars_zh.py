@@ -15,7 +15,7 @@ from ..search import GreedyWordImportance
 from .pieces_zh import resolve_mlm
 
 
-def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.9, max_rate=0.4, **_) -> Attack:
+def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.95, max_rate=0.4, **_) -> Attack:
     from ..substitutes.pieces import MaskedPieceSubstitutes
 
     generator = MaskedPieceSubstitutes(resolve_mlm(mlm, "chars-zh"), top_k=top_k, span=1, single_char=True)

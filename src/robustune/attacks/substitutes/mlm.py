@@ -56,6 +56,11 @@ def load_mlm(model_name_or_path: str, device: str = "cpu"):
         raise RobustuneError(f"{model_name_or_path}: a fast tokenizer is needed (word and piece alignment)")
     if tokenizer.mask_token is None:
         raise RobustuneError(f"{model_name_or_path}: the tokenizer has no mask token; is it a masked LM?")
+    # Truncate within the position embeddings (less 2: RoBERTa-style models offset positions by 2),
+    # whatever a tokenizer saved without a length limit says.
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions:
+        tokenizer.model_max_length = min(tokenizer.model_max_length, positions - 2)
     return tokenizer, model
 
 
@@ -81,7 +86,8 @@ class MaskedLMSubstitutes:
         key = str(text)
         if key not in self._cache:
             enc = self.tokenizer(list(text.words), is_split_into_words=True, truncation=True,
-                                 max_length=self.max_length, return_tensors="pt")
+                                 max_length=min(self.max_length, self.tokenizer.model_max_length),
+                                 return_tensors="pt")
             logits = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits[0]  # (T, V)
             if len(self._cache) > 64:
                 self._cache.clear()
@@ -127,7 +133,8 @@ def top_k_recall(mlm: MaskedLMSubstitutes, texts: list[str], k: int = 48, max_wo
         text = WordText.from_text(texts[index])
         if not text.words:
             continue
-        enc = tokenizer(list(text.words), is_split_into_words=True, truncation=True, max_length=mlm.max_length,
+        enc = tokenizer(list(text.words), is_split_into_words=True, truncation=True,
+                        max_length=min(mlm.max_length, tokenizer.model_max_length),
                         return_tensors="pt")
         word_ids = enc.word_ids(0)
         single = [w for w in set(x for x in word_ids if x is not None)

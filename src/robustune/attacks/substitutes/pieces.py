@@ -60,7 +60,8 @@ class MaskedPieceSubstitutes:
     @torch.inference_mode()
     def masked_log_probs(self, texts: list[str], lengths: list[int]) -> list[list[torch.Tensor] | None]:
         """Per text, the (V,) log-probabilities at each of its ``length`` masks (None if truncated away)."""
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+        enc = self.tokenizer(texts, truncation=True, max_length=min(self.max_length, self.tokenizer.model_max_length),
+                             padding=True, return_tensors="pt")
         logits = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits  # (B, T, V)
         log_probs = torch.log_softmax(logits.float(), -1).cpu()
         out = []
@@ -120,8 +121,8 @@ def masked_piece_accuracy(tokenizer, model, texts: list[str], ks: tuple[int, ...
     order = [texts[i] for i in rng.permutation(len(texts))]
     hits, total = {k: 0 for k in ks}, 0
     for start in range(0, len(order), batch_size):
-        enc = tokenizer(order[start:start + batch_size], truncation=True, max_length=max_length, padding=True,
-                        return_tensors="pt")
+        enc = tokenizer(order[start:start + batch_size], truncation=True,
+                        max_length=min(max_length, tokenizer.model_max_length), padding=True, return_tensors="pt")
         ids = enc["input_ids"]  # (B, T)
         rows, cols = [], []
         for b in range(ids.shape[0]):
