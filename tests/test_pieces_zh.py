@@ -223,3 +223,13 @@ def test_cli_build_train_attack_chinese(tmp_path):
         summary = json.loads((out / "summary.json").read_text())
         assert summary["recipe"] == recipe and sum(summary["counts"].values()) == 4
         assert len((out / "examples.jsonl").read_text().splitlines()) == 4
+
+
+def test_long_text_stays_within_the_position_embeddings(zh_mlm):
+    attack = build_recipe("pieces-zh", mlm=zh_mlm, similarity=0.5, query_budget=60)
+    long_text = "这家酒店很好，服务很周到。" * 30  # far more pieces than the 128 position embeddings
+    pieces = attack.segment(long_text)
+    assert str(pieces) == long_text and len(pieces) <= attack.generator.tokenizer.model_max_length - 2
+    assert attack.generator(pieces, len(pieces) - 1) is not None
+    result = attack.attack(load_victim(good_proba, NAMES), long_text, 1)
+    assert result.status in ("successful", "failed")
