@@ -12,8 +12,8 @@ character for character, whatever the tokenizer normalises (NFKC, lower-casing) 
 Usage::
 
     seg = PieceSegmenter(AutoTokenizer.from_pretrained("path/to/zh-mlm"))
-    pieces = seg("这家酒店很好")          # PieceText(words=('这家', '酒店', '很好'), gaps=('', '', '', ''))
-    str(pieces.replace(2, "不错"))       # '这家酒店不错'
+    pieces = seg("这家酒店很好")          # PieceText(words=(...the pieces...), gaps=('', ..., ''))
+    str(pieces.replace(len(pieces) - 1, "差"))   # the text with its last piece replaced
 """
 
 from __future__ import annotations

@@ -14,15 +14,14 @@ Candidates are pieces of letters and digits only (no punctuation, whitespace or 
 the word-start marker "\u2581" (sentencepiece) or "##" (WordPiece) is dropped from the surface
 form. ``single_char=True`` keeps only one-character pieces: the character-substitution baseline.
 
-Deviation: the paper proposes pieces from the MLM with the original text visible; here the position
-is masked (the original piece would otherwise dominate the prediction of a small MLM trained
-from scratch, which has not learnt to propose alternatives for a visible token the way a large
-pre-trained MLM does).
+Unlike BERT-Attack's generator (:mod:`.mlm`, one unmasked forward), the position is masked: with
+the piece visible, the MLM's prediction there is pulled towards the piece itself (its training
+leaves 10% of the predicted tokens unchanged), while a mask asks for what fits the context.
 
 Usage::
 
     gen = MaskedPieceSubstitutes("path/to/zh-mlm")
-    gen(PieceSegmenter(gen.tokenizer)("这家酒店很好"), 2)   # ['不错', '一般', Span('很差', 2), ...]
+    gen(PieceSegmenter(gen.tokenizer)("这家酒店很好"), 2)   # pieces (str) and Span(text, 2), best first
 """
 
 from __future__ import annotations
