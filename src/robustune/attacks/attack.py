@@ -23,7 +23,21 @@ from .search import GreedyWordImportance
 from .text import WordText
 from .victim import Victim
 
-Generator = Callable[[WordText, int], list[str]]
+Generator = Callable[[WordText, int], list]  # candidate words (str) or spans (text.Span) at a position
+Segmenter = Callable[[str], WordText]  # how a text is cut into the units an attack substitutes
+
+
+def substitutions(original: WordText, adversarial: WordText, modified: list[int]) -> list[list]:
+    """``[[position, original unit, adversarial unit], ...]`` (a span's later units become "")."""
+    return [[i, original.words[i], adversarial.words[i]] for i in modified]
+
+
+def apply_substitutions(original: WordText, changes: list[list]) -> WordText:
+    """The adversarial units rebuilt from the original's and the recorded substitutions."""
+    words = list(original.words)
+    for position, _, new in changes:
+        words[position] = new
+    return type(original)(tuple(words), original.gaps)
 
 
 @dataclass
@@ -34,8 +48,9 @@ class AttackResult:
     status: str  # successful | failed | skipped
     original_probabilities: list[float]
     adversarial_probabilities: list[float]
-    modified: list[int]  # word positions changed
-    num_words: int
+    modified: list[int]  # unit positions changed (words; pieces or characters for the Chinese recipes)
+    substitutions: list[list]  # [[position, original unit, adversarial unit], ...]
+    num_words: int  # units of the original text
     queries: int
     forwards: int
     seconds: float
@@ -59,26 +74,29 @@ class Attack:
     query_budget: int | None = None
     name: str = "custom"
     cache: bool = True  # False only to measure what the cache saves (benchmarks)
+    segment: Segmenter = WordText.from_text  # words; pieces.PieceSegmenter / pieces.characters for Chinese
 
     def attack(self, victim: Victim, text: str, label: int) -> AttackResult:
         """Attack one example whose gold label id is ``label``."""
         start, forwards = time.perf_counter(), victim.forwards
         goal = Goal(victim, label, self.query_budget, self.cache)
-        original = WordText.from_text(text)
+        original = self.segment(text)
         outcome = self.search.run(goal, original, self.generator, self.constraints)
         original_probs = goal.known(text) if goal.queries else outcome.probabilities
+        modified = outcome.modified  # a failed attack: the positions of the last text it reached
         return AttackResult(
             original=text, adversarial=str(outcome.adversarial), label=label, status=outcome.status,
             original_probabilities=np.round(original_probs, 6).tolist(),
             adversarial_probabilities=np.round(outcome.probabilities, 6).tolist(),
-            modified=outcome.modified,  # a failed attack: the positions of the last text it reached
+            modified=modified, substitutions=substitutions(original, outcome.adversarial, modified),
             num_words=len(original), queries=goal.queries, forwards=victim.forwards - forwards,
             seconds=round(time.perf_counter() - start, 4), reason=outcome.reason,
         )
 
     def satisfies_constraints(self, result: AttackResult) -> bool:
         """Whether a result's adversarial text respects every constraint of this attack."""
-        original, adversarial = WordText.from_text(result.original), WordText.from_text(result.adversarial)
+        original = self.segment(result.original)
+        adversarial = apply_substitutions(original, result.substitutions)
         changed = {i for i, (a, b) in enumerate(zip(original.words, adversarial.words)) if a != b}
-        return len(original) == len(adversarial) and changed == set(result.modified) and \
+        return str(adversarial) == result.adversarial and changed == set(result.modified) and \
             check_all(self.constraints, original, adversarial, changed)

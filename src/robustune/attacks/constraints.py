@@ -2,8 +2,9 @@
 
 Two kinds, as in TextAttack (Morris et al., EMNLP 2020 demo):
 
-* position constraints (``allows(state, position)``): stop-words stay untouched, no position is
-  modified twice, at most a share of the words is modified;
+* position constraints (``allows(state, position)``): stop-words stay untouched (for pieces and
+  characters: punctuation and whitespace stay untouched), no position is modified twice, at most a
+  share of the words is modified;
 * candidate constraints (``keep(original, candidates) -> bool mask``): the sentence encoder's cosine
   similarity between the original and a candidate stays above a threshold; a character edit stays
   within a Levenshtein distance.
@@ -16,6 +17,7 @@ against the current text); neither USE nor a window is needed with an encoder th
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +63,22 @@ class StopWords(PositionConstraint):
     def allows(self, state: SearchState, position: int) -> bool:
         word = state.original.words[position].lower()
         return len(word) > 1 and word not in self.words
+
+
+def is_content(unit: str) -> bool:
+    """Letters and digits only (any script): no punctuation, symbols or whitespace."""
+    return bool(unit) and all(unicodedata.category(ch)[0] in "LN" for ch in unit)
+
+
+class ContentUnits(PositionConstraint):
+    """Only units made of letters and digits are modified: punctuation and whitespace pieces stay.
+
+    The stop-word rule of the piece and character recipes (a Chinese sentence piece is not a word,
+    so a word list does not apply).
+    """
+
+    def allows(self, state: SearchState, position: int) -> bool:
+        return is_content(state.original.words[position])
 
 
 class RepeatModification(PositionConstraint):
@@ -122,6 +140,41 @@ class SentenceSimilarity(CandidateConstraint):
         return self.similarity(original, candidates) >= self.threshold
 
 
+class MaskedLMSimilarity(SentenceSimilarity):
+    """Cosine of mean-pooled last hidden states of a (masked) LM's encoder >= ``threshold``.
+
+    For languages the bundled MiniLM does not know (it is English-only): the Chinese recipes embed
+    with the same MLM that proposes their substitutes, the only Chinese sentence representation
+    that can be had offline here. Mean pooling over the non-padding tokens, as sentence-transformers
+    does for a plain encoder.
+    """
+
+    def __init__(self, tokenizer, model, threshold: float = 0.9, batch_size: int = 64, max_length: int = 256):
+        self.threshold, self.batch_size, self.max_length = threshold, batch_size, max_length
+        self.tokenizer, self.model = tokenizer, model
+        self._cache: dict[str, np.ndarray] = {}
+        self.encoder_name = getattr(model, "name_or_path", "masked LM")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        from ..modeling.pooling import pool
+
+        new = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        for start in range(0, len(new), self.batch_size):
+            chunk = new[start:start + self.batch_size]
+            enc = self.tokenizer(chunk, truncation=True, max_length=min(self.max_length, self.tokenizer.model_max_length),
+                                 padding=True, return_tensors="pt")
+            with torch.inference_mode():
+                # The encoder alone (base_model): the vocabulary projection is not needed here.
+                hidden = self.model.base_model(**enc).last_hidden_state.float()  # (B, T, H)
+            vectors = pool(hidden, enc["attention_mask"], "mean").numpy()  # (B, H)
+            self._cache.update(zip(chunk, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+        if len(self._cache) > 50_000:
+            self._cache = dict(list(self._cache.items())[-10_000:])
+        return np.stack([self._cache[t] for t in texts])
+
+
 def levenshtein(a: str, b: str) -> int:
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
@@ -143,11 +196,21 @@ class MaxEditDistance(CandidateConstraint):
         return np.array([levenshtein(text, str(c)) <= self.distance for c in candidates], dtype=bool)
 
 
+def positions_allowed(rules: list, state: SearchState, positions) -> bool:
+    """Whether the position constraints allow modifying all of ``positions`` on top of ``state``.
+
+    The positions are added one by one, so a budget counts a span of two pieces as two.
+    """
+    trial = SearchState(state.original, state.current, set(state.modified))
+    for position in positions:
+        if not all(rule.allows(trial, position) for rule in rules if isinstance(rule, PositionConstraint)):
+            return False
+        trial.modified.add(position)
+    return True
+
+
 def check_all(constraints: list, original: WordText, adversarial: WordText, modified: set[int]) -> bool:
     """Whether a finished adversarial example satisfies every constraint (used by tests and reports)."""
-    state = SearchState(original, original, set())
-    for position in sorted(modified):
-        if not all(c.allows(state, position) for c in constraints if isinstance(c, PositionConstraint)):
-            return False
-        state.modified.add(position)
+    if not positions_allowed(constraints, SearchState(original, original, set()), sorted(modified)):
+        return False
     return all(bool(c.keep(original, [adversarial])[0]) for c in constraints if isinstance(c, CandidateConstraint))

@@ -8,8 +8,14 @@ Two ways, both saved in Hugging Face format (``AutoModelForMaskedLM.from_pretrai
   of those 80% -> [MASK], 10% -> a random token, 10% unchanged) on English texts. The encoder's
   WordPiece vocabulary and its knowledge of English carry over; minutes on a CPU give usable
   substitutes.
-* ``base="scratch"``: a WordPiece vocabulary trained on the texts and a few-layer BERT from random
-  weights (``hidden``, ``layers``); the tests build a tiny one this way in a second.
+* ``base="scratch"``: a vocabulary trained on the texts and a few-layer BERT from random weights
+  (``hidden``, ``layers``); the tests build a tiny one this way in a second. The vocabulary is
+  WordPiece (``tokenizer="wordpiece"``, English) or a sentencepiece unigram model
+  (``tokenizer="unigram"``: Kudo 2018, the algorithm of the ``sentencepiece`` library, trained with
+  ``tokenizers``' Unigram trainer; NFKC, "▁" marks a piece that starts a word, no spaces
+  needed), which segments text without word boundaries, such as Chinese, into pieces. The
+  Chinese piece-level attack (``pieces-zh``, arXiv 2012.14769) uses a unigram MLM built on the
+  ``chnsenti`` training texts.
 
 ``top_k_recall`` (in ``substitutes/mlm.py``) measures the result: how often the original word is in
 the top-48 at a masked position.
@@ -49,6 +55,33 @@ def wordpiece_tokenizer(texts: list[str], vocab_size: int):
                                    sep_token="[SEP]", mask_token="[MASK]")
 
 
+def unigram_tokenizer(texts: list[str], vocab_size: int, max_piece_length: int = 8):
+    """A sentencepiece-style unigram tokenizer trained on ``texts`` (BERT's special tokens and template).
+
+    Pieces start with "▁" only at the text's start or after a space (``prepend_scheme="first"``), as
+    in sentencepiece without a dummy prefix inside the text; a masked position keeps its neighbours'
+    segmentation.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first")
+    tok.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                                           unk_token="[UNK]", max_piece_length=max_piece_length))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                       special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+
+
+TOKENIZERS = {"wordpiece": wordpiece_tokenizer, "unigram": unigram_tokenizer}
+
+
 def mask_tokens(input_ids: torch.Tensor, special: torch.Tensor, mask_id: int, vocab_size: int,
                 generator: torch.Generator, rate: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's masking of a (B, T) batch: returns (inputs, labels) with labels -100 where not predicted."""
@@ -66,7 +99,7 @@ def mask_tokens(input_ids: torch.Tensor, special: torch.Tensor, mask_id: int, vo
 def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", encoder: str | None = None,
               steps: int = 600, batch_size: int = 32, max_length: int = 64, lr: float = 1e-4, seed: int = 0,
               vocab_size: int = 8000, hidden: int = 256, layers: int = 4, train_layers: int | None = 2,
-              progress: bool = True) -> dict:
+              tokenizer: str = "wordpiece", progress: bool = True) -> dict:
     """Train a masked LM on ``texts`` and save it (safetensors + JSON) to ``output_dir``; returns stats."""
     from tqdm.auto import tqdm
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
@@ -79,6 +112,11 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
         raise RobustuneError("building a masked LM needs some texts; pass --data")
     if base not in ("encoder", "scratch"):
         raise RobustuneError(f"--base must be 'encoder' or 'scratch', got {base!r}")
+    if tokenizer not in TOKENIZERS:
+        raise RobustuneError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
+    if base == "encoder" and tokenizer != "wordpiece":
+        raise RobustuneError("--tokenizer applies to --base scratch (the encoder keeps its own vocabulary)")
+    kind = tokenizer
     torch.manual_seed(seed)  # the new head's initialisation; the batches use their own generator below
     if base == "encoder":
         source = encoder or default_encoder()
@@ -92,11 +130,12 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
         finally:
             hf_logging.set_verbosity(verbosity)
     else:
-        tokenizer = wordpiece_tokenizer(texts, vocab_size)
+        tokenizer = TOKENIZERS[kind](texts, vocab_size)
         config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
                             num_attention_heads=max(1, hidden // 64), intermediate_size=4 * hidden,
                             max_position_embeddings=max(128, max_length))
         model = BertForMaskedLM(config)
+        tokenizer.model_max_length = config.max_position_embeddings  # saved: users truncate within it
     if base == "encoder" and train_layers is not None:
         # Only the head and the top layers learn: the lower layers and the embeddings (which the
         # output layer shares) keep the encoder's English; a step costs a fraction of full training.
@@ -133,7 +172,8 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
     out = Path(output_dir)
     model.eval().save_pretrained(out)
     tokenizer.save_pretrained(out)
-    stats = {"base": base, "train_layers": train_layers if base == "encoder" else "all", "texts": len(texts),
+    stats = {"base": base, "tokenizer": kind if base == "scratch" else "encoder's", "vocab_size": len(tokenizer),
+             "train_layers": train_layers if base == "encoder" else "all", "texts": len(texts),
              "steps": steps, "batch_size": batch_size, "seed": seed,
              "first_loss": float(np.mean(losses[:20])), "last_loss": float(np.mean(losses[-20:])),
              "seconds": round(time.perf_counter() - start, 1)}

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from ..cli.common import write_json
 from ..data import TextDataset, random_subset
 from ..errors import RobustuneError
-from .attack import Attack
+from .attack import Attack, Segmenter, apply_substitutions
 from .text import WordText
 from .victim import Victim
 
@@ -61,26 +61,31 @@ def summarize(records: list[dict]) -> dict:
     }
 
 
-def _marked(text: str, positions: list[int], style: str) -> str:
-    words = WordText.from_text(text)
-    marked = list(words.words)
+def _marked(units: WordText, positions: list[int], style: str) -> str:
+    marked = list(units.words)
     for i in positions:
-        marked[i] = f"{style}{marked[i]}{style}"
-    return str(WordText(tuple(marked), words.gaps))
+        if marked[i]:  # the later units of a span are empty
+            marked[i] = f"{style}{marked[i]}{style}"
+    return str(WordText(tuple(marked), units.gaps))
 
 
-def write_report(path: Path, summary: dict, records: list[dict], names: list[str], title: str) -> None:
+def write_report(path: Path, summary: dict, records: list[dict], names: list[str], title: str,
+                 segment: Segmenter = WordText.from_text) -> None:
     lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
     for key, value in summary.items():
         lines.append(f"| {key} | {round(value, 4) if isinstance(value, float) else value} |")
-    lines += ["", "Changed words: ~~original~~ and **adversarial**.", ""]
+    lines += ["", "Changed units (words, pieces or characters): ~~original~~ and **adversarial**.", ""]
     for r in records:
         if r["status"] != "successful":
             continue
         gold, new = names[r["label"]], names[int(np.argmax(r["adversarial_probabilities"]))]
+        original = segment(r["original"])
+        # Records written before substitutions were recorded: segment the adversarial text itself.
+        adversarial = apply_substitutions(original, r["substitutions"]) if "substitutions" in r \
+            else segment(r["adversarial"])
         lines += [f"### example {r['index']} ({gold} -> {new}, {r['queries']} queries)", "",
-                  "- original: " + _marked(r["original"], r["modified"], "~~"),
-                  "- adversarial: " + _marked(r["adversarial"], r["modified"], "**"), ""]
+                  "- original: " + _marked(original, r["modified"], "~~"),
+                  "- adversarial: " + _marked(adversarial, r["modified"], "**"), ""]
     failed = sum(r["status"] == "failed" for r in records)
     lines.append(f"{failed} failed and {summary['counts']['skipped']} skipped examples are in {EXAMPLES}.")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -139,5 +144,6 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
     summary = summarize(records)
     summary["recipe"] = attack.name
     write_json(out / SUMMARY, summary)
-    write_report(out / REPORT, summary, records, victim.label_names, f"{attack.name} attack on {data.origin}")
+    write_report(out / REPORT, summary, records, victim.label_names, f"{attack.name} attack on {data.origin}",
+                 attack.segment)
     return summary

@@ -12,9 +12,9 @@ def add_parser(sub):
     from ..attacks import RECIPES
 
     p = sub.add_parser("attack", help="measure robustness with an adversarial attack",
-                       description="Attack a model on labelled data with a word-substitution recipe. Writes "
-                       "summary.json, examples.jsonl (one line per example, appended as it finishes) and "
-                       "report.md with the changed words marked.")
+                       description="Attack a model on labelled data with a word-, piece- or "
+                       "character-substitution recipe. Writes summary.json, examples.jsonl (one line per example, "
+                       "appended as it finishes) and report.md with the changed words (pieces) marked.")
     p.add_argument("--model", required=True, help="a robustune model folder, or an HF sequence-classification "
                    "model folder or hub id")
     p.add_argument("--data", required=True, help="labelled data (a file, folder, bundled name or hub id; "
@@ -25,8 +25,8 @@ def add_parser(sub):
     p.add_argument("--query-budget", type=int, help="at most Q model queries per example (default: none)")
     p.add_argument("--output", default="attack-output", help="output folder (default: attack-output)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
-    p.add_argument("--mlm", help="bert-attack: masked LM folder or hub id (default: the one `robustune mlm "
-                   "build` made)")
+    p.add_argument("--mlm", help="bert-attack, pieces-zh, chars-zh: masked LM folder or hub id (default: the one "
+                   "`robustune mlm build` made; for the Chinese recipes the one built to <cache>/mlm/zh)")
     p.add_argument("--batch-size", type=int, default=64, help="texts per model forward (default: 64)")
     add_data_arguments(p)
     return p

