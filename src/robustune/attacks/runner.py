@@ -102,6 +102,15 @@ def _read_records(path: Path) -> list[dict]:
     return records
 
 
+def sample_indices(data: TextDataset, num_examples: int | None, seed: int = 0) -> list[int]:
+    """The rows ``run_attack`` attacks, in data order: a seeded sample of ``num_examples`` (all if None)."""
+    indices = list(range(len(data)))
+    if num_examples is not None and num_examples < len(data):
+        chosen = set(random_subset(TextDataset([str(i) for i in indices], None, "ids"), num_examples, seed).texts)
+        indices = [i for i in indices if str(i) in chosen]
+    return indices
+
+
 def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: str | Path,
                num_examples: int | None = None, seed: int = 0, resume: bool = False,
                progress: bool = True, run_info: dict | None = None) -> dict:
@@ -123,10 +132,7 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / RUN, run)
 
-    indices = list(range(len(data)))
-    if num_examples is not None and num_examples < len(data):
-        chosen = set(random_subset(TextDataset([str(i) for i in indices], None, "ids"), num_examples, seed).texts)
-        indices = [i for i in indices if str(i) in chosen]
+    indices = sample_indices(data, num_examples, seed)
     records = _read_records(examples_path)
     # Rewrite what was read (drops a torn last line), then append.
     examples_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")

@@ -1,0 +1,200 @@
+"""robustune's attack recipes against TextAttack's, on the same victim and the same examples (issue 6).
+
+The bar (issue 6): robustune at least 3x faster per example than TextAttack's recipe, at an attack
+success rate no lower. TextAttack does not install beside transformers 5, so it runs in its own
+virtual environment and robustune never depends on it: this script (robustune's venv) attacks with
+robustune in-process, then runs ``bench/textattack_side.py`` with TextAttack's Python, whose
+``ModelWrapper`` forwards each batch to ``bench/victim_server.py`` (robustune's venv,
+``load_victim(MODEL)``): one model, one set of weights, for both. The pipe's own cost is measured
+(an echo request of 32 texts, no forward) and reported next to a 32-text forward. Recipes
+alternate robustune / TextAttack; both sides attack one warm-up example (not in the sample) first
+so that one-off loading (GloVe, WordNet, encoders, MLM) is left out of seconds/example.
+The TextAttack recipes and the parts that had to differ offline are described in
+``bench/textattack_side.py``.
+
+Set-up (once; nothing of TextAttack goes into robustune or its venv):
+
+    python3 -m venv /work/ta-venv
+    /work/ta-venv/bin/pip install torch==2.13.0          # the CPU wheel on disk; never unpinned
+    printf 'torch==2.13.0\\ntransformers==4.57.6\\nflair==0.15.1\\n' > /tmp/ta-constraints.txt
+    /work/ta-venv/bin/pip install -c /tmp/ta-constraints.txt textattack==0.3.11 sentence-transformers==5.7.0
+
+(without the transformers/flair pins pip backtracks for many minutes: flair needs transformers<5).
+Victim and, for bert-attack, a masked LM:
+
+    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python -m robustune train \\
+        --data /work/shared/datasets/sst2/train.tsv --max-train-samples 4000 --epochs 1 --output /work/ta-runs/victim-sst2
+    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python -m robustune mlm build \\
+        --data /work/shared/datasets/sst2/train.tsv --data /work/shared/datasets/agnews/train.tsv --data mr \\
+        --steps 150 --lr 3e-4 --output /work/ta-runs/mlm-minilm
+
+Run:
+
+    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/textattack_compare.py \\
+        --model /work/ta-runs/victim-sst2 --data /work/shared/datasets/sst2/test.tsv --num-examples 100 \\
+        --recipes deepwordbug,textfooler,bert-attack --mlm /work/ta-runs/mlm-minilm --output /work/ta-runs/compare
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import robustune
+from robustune.attacks import RECIPES, build_recipe, load_victim, run_attack
+from robustune.attacks.constraints import stop_words
+from robustune.attacks.runner import label_ids, sample_indices
+from robustune.data import load_source
+from robustune.errors import RobustuneError
+
+HERE = Path(__file__).resolve().parent
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def offline_resources(out: Path) -> dict:
+    """The files TextAttack's side reads: GloVe as robustune loads it, stop-words and WordNet for nltk."""
+    from robustune.assets import default_encoder
+    from robustune.attacks.substitutes.embedding import load_glove
+    from robustune.attacks.substitutes.wordnet import prepare_wordnet
+
+    words, _, matrix = load_glove()
+    np.save(out / "glove.npy", matrix)  # (V, 50) unit vectors
+    (out / "glove.txt").write_text("\n".join(words), encoding="utf-8")
+    # nltk's stop-word corpus cannot be downloaded: scikit-learn's list (robustune's) stands in.
+    stopwords = out / "nltk_data" / "corpora" / "stopwords"
+    stopwords.mkdir(parents=True, exist_ok=True)
+    (stopwords / "english").write_text("\n".join(sorted(stop_words())) + "\n", encoding="utf-8")
+    wordnet_root = prepare_wordnet().parents[1]
+    return {"glove_vectors": str(out / "glove.npy"), "glove_words": str(out / "glove.txt"),
+            "encoder": default_encoder(), "nltk_data": f"{out / 'nltk_data'}{os.pathsep}{wordnet_root}"}
+
+
+def forward_ms(victim, texts: list[str], repeats: int = 20) -> float:
+    """Milliseconds of one in-process 32-text forward of the victim (to set beside the pipe's cost)."""
+    batch = (texts * 32)[:32]
+    victim(batch)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        victim(batch)
+    return 1000 * (time.perf_counter() - start) / repeats
+
+
+def run_robustune(args, recipe: str, data, indices: list[int], warm: int, out: Path) -> dict:
+    victim = load_victim(args.model)
+    attack = build_recipe(recipe, seed=args.seed, mlm=args.mlm)
+    attack.attack(victim, data.texts[warm], label_ids(data, victim.label_names)[warm])  # lazy loads
+    before = load()
+    summary = run_attack(attack, victim, data, out, num_examples=len(indices), seed=args.seed, progress=False,
+                         run_info={"model": args.model, "mlm": args.mlm})
+    records = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+    if [r["index"] for r in records] != indices:
+        raise RobustuneError("robustune attacked other rows than the comparison's sample")
+    return {**summary, "load_before": before, "load_after": load(), "records": records}
+
+
+def run_textattack(args, recipe: str, data, indices: list[int], gold: list[int], warm: int, out: Path,
+                   resources: dict) -> dict:
+    server = ["env", f"PYTHONPATH={Path(robustune.__file__).resolve().parents[1]}", sys.executable,
+              str(HERE / "victim_server.py"), "--model", args.model, "--batch-size", "32"]
+    job = {"recipe": recipe, "seed": args.seed, "server": server, "mlm": args.mlm, **resources,
+           "warmup": {"text": data.texts[warm], "label": gold[warm]},
+           "examples": [{"index": i, "text": data.texts[i], "label": gold[i]} for i in indices]}
+    (out / "job.json").write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(NLTK_DATA=resources["nltk_data"], HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false")
+    before = load()
+    subprocess.run([args.textattack_python, str(HERE / "textattack_side.py"), str(out / "job.json"),
+                    str(out / "result.json")], env=env, check=True)
+    result = json.loads((out / "result.json").read_text())
+    return {**summarize_textattack(result["records"]), **result, "load_before": before, "load_after": load()}
+
+
+def summarize_textattack(records: list[dict]) -> dict:
+    """TextAttack's figures with robustune's definitions (runner.summarize): rates over attacked examples."""
+    n = len(records)
+    attacked = [r for r in records if r["status"] != "skipped"]
+    successful = [r for r in records if r["status"] == "successful"]
+    return {
+        "num_examples": n,
+        "clean_accuracy": len(attacked) / n,
+        "attack_success_rate": len(successful) / len(attacked) if attacked else 0.0,
+        "avg_perturbed_word_pct": float(np.mean([r["perturbed_word_pct"] for r in successful])) if successful else 0.0,
+        "avg_queries": float(np.mean([r["queries"] for r in attacked])) if attacked else 0.0,
+        "avg_texts_scored": float(np.mean([r["texts_scored"] for r in attacked])) if attacked else 0.0,
+        "seconds_per_example": sum(r["seconds"] for r in records) / n,
+        "victim_seconds_per_example": sum(r["victim_seconds"] for r in records) / n,
+        "forwards_per_example": sum(r["forwards"] for r in records) / n,
+        "counts": {s: sum(r["status"] == s for r in records) for s in ("successful", "failed", "skipped")},
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="robustune model directory (the victim of both sides)")
+    p.add_argument("--data", required=True, help="labelled data to attack")
+    p.add_argument("--num-examples", type=int, default=100, help="seeded sample size (default: 100)")
+    p.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated recipes")
+    p.add_argument("--mlm", help="masked LM for bert-attack (both sides)")
+    p.add_argument("--seed", type=int, default=0, help="sample and attack seed (default: 0)")
+    p.add_argument("--output", required=True, help="new folder for the outputs")
+    p.add_argument("--textattack-python", default="/work/ta-venv/bin/python",
+                   help="the Python of the venv TextAttack is installed in (default: /work/ta-venv/bin/python)")
+    args = p.parse_args()
+    out = Path(args.output)
+    if out.exists():
+        raise RobustuneError(f"{out}: already exists; choose a new --output")
+    out.mkdir(parents=True)
+    data = load_source(args.data, "test")
+    victim = load_victim(args.model)
+    gold = label_ids(data, victim.label_names)
+    indices = sample_indices(data, args.num_examples, args.seed)
+    warm = next(i for i in range(len(data)) if i not in set(indices))
+    resources = offline_resources(out)
+    comparison = {"inprocess_forward_ms_32": forward_ms(victim, [data.texts[i] for i in indices]), "recipes": {}}
+    del victim
+    for recipe in args.recipes.split(","):
+        (out / recipe / "textattack").mkdir(parents=True)
+        ours = run_robustune(args, recipe, data, indices, warm, out / recipe / "robustune")
+        theirs = run_textattack(args, recipe, data, indices, gold, warm, out / recipe / "textattack", resources)
+        comparison["recipes"][recipe] = {"robustune": ours, "textattack": theirs}
+        print(recipe, json.dumps({"robustune": {k: v for k, v in ours.items() if k != "records"},
+                                  "textattack": {k: v for k, v in theirs.items() if k not in ("records", "attack")}}),
+              flush=True)
+    (out / "comparison.json").write_text(json.dumps(comparison, indent=1, ensure_ascii=False), encoding="utf-8")
+    print_table(comparison, len(indices), args)
+
+
+def print_table(comparison: dict, n: int, args) -> None:
+    first = next(iter(comparison["recipes"].values()))["textattack"]
+    print(f"\n{n} examples of {args.data}, victim {args.model}; {first['versions']}; in-process 32-text forward "
+          f"{comparison['inprocess_forward_ms_32']:.1f} ms\n")
+    print("| recipe | side | success rate | perturbed words % | queries/example | texts scored/example | "
+          "seconds/example | load (1 min) before/after | TextAttack s / robustune s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for recipe, sides in comparison["recipes"].items():
+        ours, theirs = sides["robustune"], sides["textattack"]
+        ratio = theirs["seconds_per_example"] / ours["seconds_per_example"]
+        print(f"| {recipe} | robustune | {ours['attack_success_rate']:.3f} | {ours['avg_perturbed_word_pct']:.1f} | "
+              f"{ours['avg_queries']:.1f} | {ours['avg_queries']:.1f} | {ours['seconds_per_example']:.3f} | "
+              f"{ours['load_before'][0]}/{ours['load_after'][0]} | |")
+        print(f"| {recipe} | TextAttack | {theirs['attack_success_rate']:.3f} | {theirs['avg_perturbed_word_pct']:.1f} | "
+              f"{theirs['avg_queries']:.1f} | {theirs['avg_texts_scored']:.1f} | {theirs['seconds_per_example']:.3f} | "
+              f"{theirs['load_before'][0]}/{theirs['load_after'][0]} | {ratio:.2f} |")
+    print("\npipe cost (TextAttack side, 32 texts): " + ", ".join(
+        f"{recipe}: echo {s['textattack']['ipc']['echo_ms']:.1f} ms, forward {s['textattack']['ipc']['forward_ms']:.1f} ms"
+        for recipe, s in comparison["recipes"].items()))
+
+
+if __name__ == "__main__":
+    main()
