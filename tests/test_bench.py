@@ -131,7 +131,8 @@ def test_aggregate_groups_seeds_and_ratio_to_vanilla():
 # ---- end to end (tiny encoder, cells inline), resume, report, Markdown ------------------------------------
 
 def test_bench_runs_resumes_and_reports(toy_csv, tiny_encoder, tmp_path, monkeypatch):
-    config = load_config(write_config(tmp_path, base_config(toy_csv, tiny_encoder)))
+    raw = base_config(toy_csv, tiny_encoder, peers=["trainer", {"name": "setfit", "params": {"num_iterations": 1}}])
+    config = load_config(write_config(tmp_path, raw))
     out = tmp_path / "bench"
     cells = expand(config)
     calls = []
@@ -163,7 +164,9 @@ def test_bench_runs_resumes_and_reports(toy_csv, tiny_encoder, tmp_path, monkeyp
     assert results["finished_cells"] == results["total_cells"] == len(cells) and not results["pending_cells"]
 
     saved = json.loads((out / "results.json").read_text())
-    assert {r["method"] for r in saved["aggregates"]} == {"vanilla", "knn-bert", "trainer"}
+    assert {r["method"] for r in saved["aggregates"]} == {"vanilla", "knn-bert", "trainer", "setfit"}
+    setfit = next(r for r in saved["aggregates"] if r["method"] == "setfit")
+    assert setfit["setting"] == "few-4" and 0 <= setfit["accuracy"]["mean"] <= 1
     knn = next(r for r in saved["aggregates"] if r["method"] == "knn-bert" and r["setting"] == "rich")
     assert {"accuracy", "macro_f1", "accuracy_knn", "peak_rss_mib", "train_examples_per_second",
             "step_time_ratio"} <= set(knn)

@@ -85,6 +85,7 @@ class AttackSpec:
     num_examples: int | None = 100
     seed: int = 0
     query_budget: int | None = None
+    mlm: str | None = None  # bert-attack's masked LM (None: the one `robustune mlm build` made)
     settings: list[str] | None = None  # attack the models of these settings (None: all)
     methods: list[str] | None = None  # ... of these methods/peers (None: all that make a model)
 
@@ -259,6 +260,7 @@ def _attacks(r: _Reader, raw, settings: list[str], makers: list[str]) -> list[At
             seed=r.typed(item.get("seed", 0), f"{k}.seed", int),
             query_budget=(r.typed(item["query_budget"], f"{k}.query_budget", int, positive=True)
                           if item.get("query_budget") is not None else None),
+            mlm=r.source(item["mlm"], f"{k}.mlm") if item.get("mlm") is not None else None,
             settings=r.names(item.get("settings"), f"{k}.settings"),
             methods=r.names(item.get("methods"), f"{k}.methods"))
         _known_names(r, spec.settings, settings, f"{k}.settings", "setting")
