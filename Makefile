@@ -11,8 +11,10 @@ setup: $(STAMP)
 # torch is installed first and pinned: 2.13.0 is the CPU wheel these machines carry, while an
 # unpinned torch would pull a multi-GB CUDA build.
 # WordNet 3.0 (synonym attacks) comes from Debian: nltk's own downloader needs the internet.
+# Chromium (Debian) renders bench reports headless for bench/screenshot.sh; no test needs it.
 $(STAMP): pyproject.toml Makefile
 	test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base wordnet-sense-index > /dev/null; }
+	command -v chromium > /dev/null || { apt-get update -qq && apt-get install -y -qq chromium > /dev/null; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,knn]"
