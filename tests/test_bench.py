@@ -48,7 +48,7 @@ def test_config_parses_and_resolves_sources_next_to_the_file(toy_csv, tiny_encod
     assert [s.name for s in config.settings] == ["few-8", "few-16", "noise"]
     assert config.settings[1].sampling == {"shots": 16} and config.settings[1].schedule == {"epochs": 5.0}
     assert config.settings[2].sampling == {"max_train_samples": 30, "label_noise": 0.2}
-    assert config.datasets[0].train == str(toy_csv)  # relative to the config's folder
+    assert config.datasets[0].train == str(toy_csv.resolve())  # relative to the config's folder
     assert config.methods[1].params == {"queue_size": 16, "knn_k": 3}
     assert config.report.projection_setting == "few-8"
 

@@ -23,8 +23,8 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
     attacks: [{recipe: deepwordbug, num_examples: 100, settings: [rich]}]
     report: {projection_methods: [vanilla, knn-bert], projection_setting: rich, projection_rows: 500}
 
-A relative source path is taken relative to the config file's folder when it exists there, else as
-given (relative to the working directory, or a bundled/hub name).
+A relative source path is taken relative to the config file's folder when it exists there (and
+made absolute), else as given (relative to the working directory, or a bundled/hub name).
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ class _Reader:
     def source(self, value, key: str) -> str:
         if not isinstance(value, str) or not value:
             self.fail(key, f"expected a data source (a path or a dataset name), got {value!r}")
-        local = self.path.parent / value
-        return str(local) if not Path(value).is_absolute() and local.exists() else value
+        local = self.path.parent / value  # absolute, so a bench resumes from any working directory
+        return str(local.resolve()) if not Path(value).is_absolute() and local.exists() else value
 
 
 def _datasets(r: _Reader, raw) -> list[DatasetSpec]:
