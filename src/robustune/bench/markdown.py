@@ -27,8 +27,8 @@ def _table(headers: list[str], rows: list[list]) -> list[str]:
 def section(results: dict, command: str) -> str:
     """The Markdown section (without markers) for ``results``; ``command`` is printed as the one that ran."""
     load = ", ".join(f"{x:.2f}" for x in results["machine"]["load_average_now"])
-    lines = [f"Generated from `results.json` by `robustune bench --report-only` ({results['generated']}); "
-             f"{results['finished_cells']} of {results['total_cells']} cells finished. Command:", "",
+    lines = [f"Generated from `results.json` by `robustune bench ... --markdown` at {results['generated']}; "
+             f"{results['finished_cells']} of {results['total_cells']} cells finished. The bench:", "",
              f"    {command}", "",
              f"Machine: {results['machine']['cpu_count']} CPUs; load average when the section was generated "
              f"{load}; each cell's own load average at its end is in `results.json`. Accuracies are % on the test "
