@@ -61,7 +61,7 @@ def _run_cell(folder: Path, isolation: str, progress: bool) -> None:
     if isolation == "inline":
         worker.execute(folder, progress=progress)
         return
-    command = [sys.executable, "-m", "robustune.bench.worker", str(folder)] + ([] if progress else ["--no-progress"])
+    command = [sys.executable, "-m", "robustune.bench", str(folder)] + ([] if progress else ["--no-progress"])
     # On an exception (Ctrl-C included) subprocess.run kills the child before re-raising.
     rc = subprocess.run(command, preexec_fn=_die_with_parent).returncode
     if rc != 0:

@@ -1,6 +1,6 @@
 """Run one cell: train a method or a peer, or attack a trained model; write ``result.json`` in its folder.
 
-The runner starts ``python -m robustune.bench.worker CELL_FOLDER`` once per cell, so that each cell's
+The runner starts ``python -m robustune.bench CELL_FOLDER`` once per cell, so that each cell's
 peak memory is its own process's (``ru_maxrss``: the resident set's high-water mark, which includes
 the interpreter, torch and the data — the memory the cell really needed, not the model alone; on a
 GPU, ``torch.cuda.max_memory_allocated`` is added) and a crash or kill loses that cell only.
@@ -132,7 +132,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"robustune bench: error: {err}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
