@@ -1,0 +1,333 @@
+"""The bench configuration: a YAML file read into dataclasses, validated with errors naming file and key.
+
+A bench is methods × datasets × settings × seeds (the cells), plus peers (other libraries' training
+in the same run) and attacks on the trained models. Schema (every key but ``datasets``, ``settings``,
+``seeds`` and ``methods`` is optional)::
+
+    name: quick
+    model: null                     # encoder path or hub id; null: the bundled all-MiniLM-L6-v2
+    train: {epochs: 1, lr: 1.0e-4}  # TrainConfig schedule fields shared by every cell
+    seeds: [1, 2]
+    datasets:
+      - name: sst2
+        train: ../../shared/datasets/sst2/train.tsv   # any robustune source (file, folder, bundled name)
+        test: ../../shared/datasets/sst2/test.tsv     # default: the train source's test split
+        max_test_rows: 872                            # a seeded subset of the test data
+    settings:
+      - {name: rich, max_train_samples: 2000}
+      - {name: few, shots: [8, 16, 64], epochs: 10}   # a list of k expands to few-8, few-16, few-64
+      - {name: imbalance, max_train_samples: 2000, imbalance: 0.1}
+      - {name: noise, max_train_samples: 2000, label_noise: 0.2}
+    methods: [vanilla, knn-bert, {name: smart, params: {adv_steps: 1}}]
+    peers: [trainer, {name: setfit, settings: [few-8], params: {num_iterations: 5}}]
+    attacks: [{recipe: deepwordbug, num_examples: 100, settings: [rich]}]
+    report: {projection_methods: [vanilla, knn-bert], projection_setting: rich, projection_rows: 500}
+
+A relative source path is taken relative to the config file's folder when it exists there (and
+made absolute), else as given (relative to the working directory, or a bundled/hub name).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..errors import RobustuneError
+
+#: TrainConfig fields a setting may set: the sampling of the training data and its schedule.
+SAMPLING_KEYS = ("max_train_samples", "shots", "imbalance", "minority", "label_noise")
+SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "max_length", "pooling", "bf16")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # names become folder names
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    train: str
+    test: str | None = None
+    max_test_rows: int | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+
+
+@dataclass
+class SettingSpec:
+    """One way of sampling the training data (TrainConfig sampling fields) plus schedule overrides."""
+
+    name: str
+    sampling: dict = field(default_factory=dict)
+    schedule: dict = field(default_factory=dict)
+
+    @property
+    def shots(self) -> int | None:
+        return self.sampling.get("shots")
+
+
+@dataclass
+class MethodSpec:
+    name: str
+    params: dict = field(default_factory=dict)
+    label: str | None = None  # the name in tables; default: the method name
+    settings: list[str] | None = None  # only these settings (None: all)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+@dataclass
+class AttackSpec:
+    recipe: str
+    num_examples: int | None = 100
+    seed: int = 0
+    query_budget: int | None = None
+    mlm: str | None = None  # bert-attack's masked LM (None: the one `robustune mlm build` made)
+    settings: list[str] | None = None  # attack the models of these settings (None: all)
+    methods: list[str] | None = None  # ... of these methods/peers (None: all that make a model)
+
+
+@dataclass
+class ReportSpec:
+    projection_methods: list[str] = field(default_factory=lambda: ["vanilla", "knn-bert"])
+    projection_setting: str | None = None  # default: the first setting
+    projection_rows: int = 500
+
+
+@dataclass
+class BenchConfig:
+    name: str
+    path: str
+    datasets: list[DatasetSpec]
+    settings: list[SettingSpec]
+    seeds: list[int]
+    methods: list[MethodSpec]
+    peers: list[MethodSpec] = field(default_factory=list)
+    attacks: list[AttackSpec] = field(default_factory=list)
+    model: str | None = None
+    train: dict = field(default_factory=dict)
+    report: ReportSpec = field(default_factory=ReportSpec)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _Reader:
+    """Typed access to a YAML mapping, with errors that name the file and the key path."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, message: str):
+        raise RobustuneError(f"{self.path}: {key}: {message}")
+
+    def mapping(self, value, key: str, allowed: tuple[str, ...]) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a mapping, got {type(value).__name__}")
+        unknown = [k for k in value if k not in allowed]
+        if unknown:
+            self.fail(f"{key}.{unknown[0]}" if key else unknown[0],
+                      f"unknown key (allowed: {', '.join(allowed)})")
+        return value
+
+    def listing(self, value, key: str, required: bool = True) -> list:
+        if value is None and not required:
+            return []
+        if not isinstance(value, list) or (required and not value):
+            self.fail(key, "expected a non-empty list")
+        return value
+
+    def typed(self, value, key: str, kind, positive: bool = False, unit: bool = False):
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            self.fail(key, f"expected {kind.__name__}, got {value!r}")
+        if positive and value <= 0:
+            self.fail(key, f"must be positive, got {value!r}")
+        if unit and not 0 <= value <= 1:
+            self.fail(key, f"must be in [0, 1], got {value!r}")
+        return value
+
+    def name(self, value, key: str) -> str:
+        if not isinstance(value, str) or not _NAME.match(value):
+            self.fail(key, f"expected a name of letters, digits and _.+- , got {value!r}")
+        return value
+
+    def names(self, value, key: str) -> list[str] | None:
+        if value is None:
+            return None
+        return [self.name(v, f"{key}[{i}]") for i, v in enumerate(self.listing(value, key))]
+
+    def source(self, value, key: str) -> str:
+        if not isinstance(value, str) or not value:
+            self.fail(key, f"expected a data source (a path or a dataset name), got {value!r}")
+        local = self.path.parent / value  # absolute, so a bench resumes from any working directory
+        return str(local.resolve()) if not Path(value).is_absolute() and local.exists() else value
+
+
+def _datasets(r: _Reader, raw) -> list[DatasetSpec]:
+    out = []
+    for i, item in enumerate(r.listing(raw, "datasets")):
+        key = f"datasets[{i}]"
+        item = r.mapping(item, key, tuple(f.name for f in dataclasses.fields(DatasetSpec)))
+        if "name" not in item or "train" not in item:
+            r.fail(key, "needs 'name' and 'train'")
+        out.append(DatasetSpec(
+            name=r.name(item["name"], f"{key}.name"), train=r.source(item["train"], f"{key}.train"),
+            test=r.source(item["test"], f"{key}.test") if item.get("test") is not None else None,
+            max_test_rows=(r.typed(item["max_test_rows"], f"{key}.max_test_rows", int, positive=True)
+                           if item.get("max_test_rows") is not None else None),
+            text_column=item.get("text_column"), label_column=item.get("label_column")))
+        if out[-1].test is None and Path(out[-1].train).is_file():
+            r.fail(f"{key}.test", "missing: a file has no test split, so name the test data")
+    return out
+
+
+_SETTING_TYPES = {"max_train_samples": (int, {"positive": True}), "imbalance": (float, {"unit": True}),
+                  "label_noise": (float, {"unit": True}), "epochs": (float, {"positive": True}),
+                  "batch_size": (int, {"positive": True}), "lr": (float, {"positive": True}),
+                  "weight_decay": (float, {}), "warmup_ratio": (float, {"unit": True}),
+                  "max_length": (int, {"positive": True}), "pooling": (str, {}), "bf16": (bool, {})}
+
+
+def _settings(r: _Reader, raw) -> list[SettingSpec]:
+    out = []
+    for i, item in enumerate(r.listing(raw, "settings")):
+        key = f"settings[{i}]"
+        item = r.mapping(item, key, ("name",) + SAMPLING_KEYS + SCHEDULE_KEYS)
+        if "name" not in item:
+            r.fail(key, "needs a 'name'")
+        name = r.name(item["name"], f"{key}.name")
+        values = {}
+        for k, v in item.items():
+            if k in _SETTING_TYPES:
+                kind, checks = _SETTING_TYPES[k]
+                values[k] = r.typed(v, f"{key}.{k}", kind, **checks)
+            elif k == "minority":
+                values[k] = [str(x) for x in r.listing(v, f"{key}.minority")]
+        shots = item.get("shots")
+        shot_list = shots if isinstance(shots, list) else [shots]
+        for k in shot_list:
+            if k is not None:
+                r.typed(k, f"{key}.shots", int, positive=True)
+        sampling = {k: v for k, v in values.items() if k in SAMPLING_KEYS}
+        schedule = {k: v for k, v in values.items() if k in SCHEDULE_KEYS}
+        for k in shot_list:  # a list of shots is one setting per k
+            name_k = f"{name}-{k}" if isinstance(shots, list) else name
+            out.append(SettingSpec(name_k, {**sampling, **({"shots": k} if k is not None else {})}, schedule))
+    _unique(r, [s.name for s in out], "settings")
+    return out
+
+
+def _methods(r: _Reader, raw, key: str, known: dict, settings: list[str], required: bool) -> list[MethodSpec]:
+    out = []
+    for i, item in enumerate(r.listing(raw, key, required=required)):
+        k = f"{key}[{i}]"
+        if isinstance(item, str):
+            item = {"name": item}
+        item = r.mapping(item, k, ("name", "params", "label", "settings"))
+        if item.get("name") not in known:
+            r.fail(f"{k}.name", f"unknown {key[:-1]} {item.get('name')!r}; choose one of {', '.join(known)}")
+        params = r.mapping(item.get("params") or {}, f"{k}.params", tuple(item.get("params") or {}))
+        try:  # the method's (or peer's) own check of its parameters, now rather than mid-run
+            known[item["name"]].parse_params(params)
+        except RobustuneError as err:
+            r.fail(f"{k}.params", str(err))
+        spec = MethodSpec(item["name"], dict(params), r.name(item["label"], f"{k}.label") if "label" in item else None,
+                          r.names(item.get("settings"), f"{k}.settings"))
+        _known_names(r, spec.settings, settings, f"{k}.settings", "setting")
+        out.append(spec)
+    return out
+
+
+def _attacks(r: _Reader, raw, settings: list[str], makers: list[str]) -> list[AttackSpec]:
+    from ..attacks import RECIPES
+
+    out = []
+    for i, item in enumerate(r.listing(raw, "attacks", required=False)):
+        k = f"attacks[{i}]"
+        item = r.mapping(item, k, tuple(f.name for f in dataclasses.fields(AttackSpec)))
+        if item.get("recipe") not in RECIPES:
+            r.fail(f"{k}.recipe", f"unknown recipe {item.get('recipe')!r}; choose one of {', '.join(RECIPES)}")
+        spec = AttackSpec(
+            recipe=item["recipe"],
+            num_examples=(r.typed(item.get("num_examples", 100), f"{k}.num_examples", int, positive=True)
+                          if item.get("num_examples", 100) is not None else None),  # null: every test row
+            seed=r.typed(item.get("seed", 0), f"{k}.seed", int),
+            query_budget=(r.typed(item["query_budget"], f"{k}.query_budget", int, positive=True)
+                          if item.get("query_budget") is not None else None),
+            mlm=r.source(item["mlm"], f"{k}.mlm") if item.get("mlm") is not None else None,
+            settings=r.names(item.get("settings"), f"{k}.settings"),
+            methods=r.names(item.get("methods"), f"{k}.methods"))
+        _known_names(r, spec.settings, settings, f"{k}.settings", "setting")
+        _known_names(r, spec.methods, makers, f"{k}.methods", "method or peer")
+        out.append(spec)
+    return out
+
+
+def _known_names(r: _Reader, names: list[str] | None, known: list[str], key: str, what: str) -> None:
+    for n in names or []:
+        if n not in known:
+            r.fail(key, f"no {what} named {n!r} in this config (there are: {', '.join(known)})")
+
+
+def _unique(r: _Reader, names: list[str], key: str) -> None:
+    seen = set()
+    for n in names:
+        if n in seen:
+            r.fail(key, f"the name {n!r} is used twice")
+        seen.add(n)
+
+
+def parse_config(raw, path: str | Path) -> BenchConfig:
+    """A :class:`BenchConfig` from the parsed YAML ``raw`` of the file ``path`` (used to resolve sources)."""
+    from ..methods import METHODS
+    from .peers import PEERS
+
+    r = _Reader(Path(path))
+    raw = r.mapping(raw, "", tuple(f.name for f in dataclasses.fields(BenchConfig) if f.name != "path"))
+    for key in ("datasets", "settings", "seeds", "methods"):
+        if key not in raw:
+            r.fail(key, "missing (required)")
+    datasets = _datasets(r, raw["datasets"])
+    _unique(r, [d.name for d in datasets], "datasets")
+    settings = _settings(r, raw["settings"])
+    setting_names = [s.name for s in settings]
+    seeds = [r.typed(s, f"seeds[{i}]", int) for i, s in enumerate(r.listing(raw["seeds"], "seeds"))]
+    _unique(r, [str(s) for s in seeds], "seeds")
+    methods = _methods(r, raw["methods"], "methods", METHODS, setting_names, required=True)
+    peers = _methods(r, raw.get("peers"), "peers", PEERS, setting_names, required=False)
+    _unique(r, [m.display for m in methods + peers], "methods/peers (give one a 'label')")
+    makers = [m.display for m in methods] + [p.display for p in peers if PEERS[p.name].makes_model]
+    attacks = _attacks(r, raw.get("attacks"), setting_names, makers)
+    train = r.mapping(raw.get("train") or {}, "train", SCHEDULE_KEYS)
+    train = {k: r.typed(v, f"train.{k}", _SETTING_TYPES[k][0], **_SETTING_TYPES[k][1]) for k, v in train.items()}
+    report_raw = r.mapping(raw.get("report") or {}, "report", tuple(f.name for f in dataclasses.fields(ReportSpec)))
+    report = ReportSpec(
+        projection_methods=r.names(report_raw.get("projection_methods"), "report.projection_methods")
+        or ReportSpec().projection_methods,
+        projection_setting=report_raw.get("projection_setting") or setting_names[0],
+        projection_rows=r.typed(report_raw.get("projection_rows", 500), "report.projection_rows", int, positive=True))
+    _known_names(r, [report.projection_setting], setting_names, "report.projection_setting", "setting")
+    model = raw.get("model")
+    if model is not None:
+        model = r.source(model, "model")
+    name = r.name(raw.get("name") or Path(path).stem, "name")
+    return BenchConfig(name=name, path=str(path), datasets=datasets, settings=settings, seeds=seeds,
+                       methods=methods, peers=peers, attacks=attacks, model=model, train=train, report=report)
+
+
+def load_config(path: str | Path) -> BenchConfig:
+    """Read and validate a bench YAML file; every mistake is a :class:`RobustuneError` naming file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise RobustuneError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise RobustuneError(f"{path}: not valid YAML: {err}") from None
+    return parse_config(raw, path)

@@ -1,0 +1,123 @@
+"""``results.json``: every finished cell's metrics and cost, and their aggregates over seeds.
+
+Aggregates are mean ± sample standard deviation (n − 1 in the denominator; 0 for a single seed) per
+method × dataset × setting (and × recipe for attacks). The step-time ratio divides a method's mean
+seconds per training step (its fine-tuning phase) by vanilla's on the same dataset and setting in
+the same bench run, so both were measured under the same machine conditions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+from ..cli.common import write_json
+from ..errors import RobustuneError
+from .matrix import ATTACK
+
+RESULTS = "results.json"
+BASELINE = "vanilla"
+CELL_METRICS = ("accuracy", "macro_f1", "accuracy_linear", "accuracy_knn")
+ATTACK_METRICS = ("clean_accuracy", "accuracy_under_attack", "attack_success_rate", "avg_perturbed_word_pct",
+                  "avg_queries", "seconds_per_example")
+COST = ("train_examples_per_second", "train_seconds", "step_seconds", "wall_seconds", "peak_rss_mib",
+        "peak_gpu_mib")
+
+
+def mean_std(values: list[float]) -> dict:
+    """{"mean", "std", "n"}: the sample standard deviation (ddof = 1), 0 for a single value."""
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "std": None, "n": 0}
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return {"mean": mean, "std": std, "n": n}
+
+
+def _read_cell(out: Path, record: dict) -> dict | None:
+    folder = out / record["folder"]
+    if not (folder / "done.json").is_file():
+        return None
+    done = json.loads((folder / "done.json").read_text())
+    result = json.loads((folder / "result.json").read_text())
+    keys = ATTACK_METRICS if record["kind"] == ATTACK else CELL_METRICS
+    metrics = {k: result["metrics"][k] for k in keys if k in result["metrics"]}
+    if record["kind"] == ATTACK:
+        metrics["num_examples"] = result["metrics"]["num_examples"]
+    cost = {**result["cost"], "wall_seconds": done["wall_seconds"], "load_average_at_end": done["load_average"],
+            "isolation": done["isolation"]}
+    return {**{k: v for k, v in record.items() if k != "folder"}, "folder": record["folder"],
+            "metrics": metrics, "cost": cost}
+
+
+def _group(cells: list[dict], keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = {}
+    for c in cells:
+        groups.setdefault(tuple(c[k] for k in keys), []).append(c)
+    return groups
+
+
+def aggregate(cells: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(training aggregates, attack aggregates) of finished cell records, in first-seen order."""
+    train_cells = [c for c in cells if c["kind"] != ATTACK]
+    training = []
+    for (method, dataset, setting), group in _group(train_cells, ("method", "dataset", "setting")).items():
+        row = {"method": method, "dataset": dataset, "setting": setting, "kind": group[0]["kind"],
+               "seeds": [c["seed"] for c in group]}
+        for k in CELL_METRICS:
+            values = [c["metrics"][k] for c in group if c["metrics"].get(k) is not None]
+            if values:
+                row[k] = mean_std(values)
+        for k in COST:
+            values = [c["cost"][k] for c in group if c["cost"].get(k) is not None]
+            if values:
+                row[k] = mean_std(values)
+        training.append(row)
+    baseline = {(r["dataset"], r["setting"]): r for r in training if r["method"] == BASELINE}
+    for row in training:
+        base = baseline.get((row["dataset"], row["setting"]))
+        if base and "step_seconds" in row and "step_seconds" in base and base["step_seconds"]["mean"]:
+            row["step_time_ratio"] = row["step_seconds"]["mean"] / base["step_seconds"]["mean"]
+    attacks = []
+    attack_cells = [c for c in cells if c["kind"] == ATTACK]
+    for (method, dataset, setting, recipe), group in _group(
+            attack_cells, ("method", "dataset", "setting", "recipe")).items():
+        row = {"method": method, "dataset": dataset, "setting": setting, "recipe": recipe,
+               "seeds": [c["seed"] for c in group], "num_examples": group[0]["metrics"]["num_examples"]}
+        for k in ATTACK_METRICS:
+            row[k] = mean_std([c["metrics"][k] for c in group])
+        attacks.append(row)
+    return training, attacks
+
+
+def collect(out: str | Path) -> dict:
+    """Read every finished cell of the bench in ``out`` and write ``out/results.json``."""
+    out = Path(out)
+    manifest_path = out / "bench.json"
+    if not manifest_path.is_file():
+        raise RobustuneError(f"{out}: not a bench output folder (no bench.json)")
+    manifest = json.loads(manifest_path.read_text())
+    cells, pending = [], []
+    for record in manifest["cells"]:
+        cell = _read_cell(out, record)
+        (cells.append(cell) if cell else pending.append(record["id"]))
+    training, attacks = aggregate(cells)
+    projections = [{"method": c["method"], "dataset": c["dataset"], "setting": c["setting"], "seed": c["seed"],
+                    "file": f"{c['folder']}/representations.safetensors"}
+                   for c in cells if (out / c["folder"] / "representations.safetensors").is_file()]
+    config = manifest["config"]
+    results = {
+        "bench": config["name"], "config": config["path"],
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpu_count": os.cpu_count(), "load_average_now": os.getloadavg()},
+        "isolation": manifest.get("isolation", "process"),
+        "cells_wall_seconds": sum(c["cost"]["wall_seconds"] for c in cells),
+        "total_cells": len(manifest["cells"]), "finished_cells": len(cells), "pending_cells": pending,
+        "cells": cells, "aggregates": training, "robustness": attacks, "projections": projections,
+        "settings": config["settings"], "seeds": config["seeds"],
+    }
+    write_json(out / RESULTS, results)
+    return results

@@ -1,0 +1,220 @@
+"""robustune bench: config parsing and errors, matrix expansion, resume, aggregation, report, Markdown."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from robustune.bench import aggregate, expand, load_config, mean_std, run_bench, update_markdown
+from robustune.bench import worker
+from robustune.errors import RobustuneError
+
+
+def write_config(tmp_path: Path, data: dict, name: str = "b.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def base_config(toy_csv: Path, tiny_encoder: str, **overrides) -> dict:
+    config = {
+        "name": "tiny", "model": tiny_encoder, "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "max_length": 16},
+        "seeds": [1],
+        "datasets": [{"name": "toy", "train": toy_csv.name, "test": toy_csv.name, "max_test_rows": 20}],
+        "settings": [{"name": "rich", "max_train_samples": 40}, {"name": "few", "shots": [4]}],
+        "methods": ["vanilla", {"name": "knn-bert", "params": {"queue_size": 16, "knn_k": 3}}],
+        "peers": ["trainer"],
+        "attacks": [{"recipe": "deepwordbug", "num_examples": 4, "settings": ["rich"]}],
+        "report": {"projection_rows": 20},
+    }
+    config.update(overrides)
+    return config
+
+
+# ---- config -------------------------------------------------------------------------------------
+
+def test_config_parses_and_resolves_sources_next_to_the_file(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, settings=[{"name": "few", "shots": [8, 16], "epochs": 5},
+                                                       {"name": "noise", "max_train_samples": 30, "label_noise": 0.2}],
+                      attacks=[{"recipe": "deepwordbug", "settings": ["noise"]}])
+    config = load_config(write_config(tmp_path, raw))
+    assert [s.name for s in config.settings] == ["few-8", "few-16", "noise"]
+    assert config.settings[1].sampling == {"shots": 16} and config.settings[1].schedule == {"epochs": 5.0}
+    assert config.settings[2].sampling == {"max_train_samples": 30, "label_noise": 0.2}
+    assert config.datasets[0].train == str(toy_csv.resolve())  # relative to the config's folder
+    assert config.methods[1].params == {"queue_size": 16, "knn_k": 3}
+    assert config.report.projection_setting == "few-8"
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"methods": ["vanila"]}, "methods[0].name"),
+    ({"methods": [{"name": "smart", "params": {"no_such": 1}}]}, "methods[0].params"),
+    ({"seeds": []}, "seeds"),
+    ({"seeds": ["one"]}, "seeds[0]"),
+    ({"settings": [{"name": "x", "label_noise": 1.5}]}, "settings[0].label_noise"),
+    ({"settings": [{"name": "x", "shots": [0]}]}, "settings[0].shots"),
+    ({"settings": [{"name": "x", "max_rows": 3}]}, "settings[0].max_rows"),
+    ({"attacks": [{"recipe": "nope"}]}, "attacks[0].recipe"),
+    ({"attacks": [{"recipe": "deepwordbug", "settings": ["missing"]}]}, "attacks[0].settings"),
+    ({"peers": ["lightning"]}, "peers[0].name"),
+    ({"datasets": [{"name": "toy", "train": "toy.csv"}]}, "datasets[0].test"),
+    ({"colour": "red"}, "colour"),
+])
+def test_bad_config_names_file_and_key(toy_csv, tiny_encoder, tmp_path, change, key):
+    path = write_config(tmp_path, base_config(toy_csv, tiny_encoder, **change))
+    with pytest.raises(RobustuneError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {key}:"), str(err.value)
+
+
+def test_missing_and_invalid_yaml(tmp_path):
+    with pytest.raises(RobustuneError, match="no such config file"):
+        load_config(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("seeds: [1\n")
+    with pytest.raises(RobustuneError, match="bad.yaml: not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
+
+
+# ---- matrix -------------------------------------------------------------------------------------
+
+def test_matrix_expansion(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, seeds=[1, 2], peers=["trainer", "setfit"])
+    cells = expand(load_config(write_config(tmp_path, raw)))
+    ids = [c.id for c in cells]
+    assert len(ids) == len(set(ids))
+    models = [c for c in cells if c.kind != "attack"]
+    # per seed: rich (vanilla, knn-bert, trainer) + few (vanilla, knn-bert, trainer, setfit: few-shot only)
+    assert len(models) == 2 * (3 + 4)
+    assert {c.setting for c in models if c.method == "setfit"} == {"few-4"}
+    attacks = [c for c in cells if c.kind == "attack"]
+    assert len(attacks) == 2 * 3 and {c.setting for c in attacks} == {"rich"}
+    for a in attacks:  # right after (and so after) the model it attacks
+        assert ids.index(a.model_id) < ids.index(a.id)
+    assert [c.seed for c in cells] == sorted(c.seed for c in cells)  # seed-major
+    vanilla_few = next(c for c in cells if c.id == "toy__few-4__vanilla__seed2")
+    assert vanilla_few.spec["train_config"]["shots"] == 4 and vanilla_few.spec["train_config"]["seed"] == 2
+    projected = {c.id for c in cells if c.spec.get("projection_rows")}
+    assert projected == {"toy__rich__vanilla__seed1", "toy__rich__knn-bert__seed1"}
+
+
+# ---- aggregation ----------------------------------------------------------------------------------
+
+def test_mean_std_matches_numpy():
+    values = [0.81, 0.79, 0.835]
+    stat = mean_std(values)
+    assert stat["mean"] == pytest.approx(np.mean(values)) and stat["std"] == pytest.approx(np.std(values, ddof=1))
+    assert mean_std([0.5]) == {"mean": 0.5, "std": 0.0, "n": 1}
+
+
+def test_aggregate_groups_seeds_and_ratio_to_vanilla():
+    def cell(method, seed, acc, step):
+        return {"kind": "train", "method": method, "dataset": "d", "setting": "s", "seed": seed,
+                "metrics": {"accuracy": acc, "macro_f1": acc - 0.01}, "cost": {"step_seconds": step}}
+
+    cells = [cell("vanilla", 1, 0.8, 1.0), cell("vanilla", 2, 0.9, 3.0), cell("smart", 1, 0.7, 5.0),
+             cell("smart", 2, 0.75, 7.0)]
+    training, attacks = aggregate(cells)
+    smart = next(r for r in training if r["method"] == "smart")
+    assert smart["accuracy"]["mean"] == pytest.approx(0.725)
+    assert smart["accuracy"]["std"] == pytest.approx(np.std([0.7, 0.75], ddof=1))
+    assert smart["step_time_ratio"] == pytest.approx(6.0 / 2.0) and smart["seeds"] == [1, 2]
+    assert attacks == []
+
+
+# ---- end to end (tiny encoder, cells inline), resume, report, Markdown ------------------------------------
+
+def test_bench_runs_resumes_and_reports(toy_csv, tiny_encoder, tmp_path, monkeypatch):
+    raw = base_config(toy_csv, tiny_encoder, peers=["trainer", {"name": "setfit", "params": {"num_iterations": 1}}])
+    config = load_config(write_config(tmp_path, raw))
+    out = tmp_path / "bench"
+    cells = expand(config)
+    calls = []
+    real = dict(worker.RUNNERS)
+
+    def counting(kind):
+        def run(spec, folder, progress):
+            calls.append(folder.name)
+            if len(calls) == 3 and interrupt:  # the third cell is "killed" mid-run
+                (folder / "model").mkdir()
+                raise KeyboardInterrupt
+            return real[kind](spec, folder, progress)
+        return run
+
+    for kind in real:
+        monkeypatch.setitem(worker.RUNNERS, kind, counting(kind))
+    interrupt = True
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(config, out, isolation="inline", progress=False)
+    first, second, third = (out / c.folder for c in cells[:3])
+    assert (first / "done.json").is_file() and (second / "done.json").is_file()
+    assert not (third / "done.json").exists()  # interrupted: no done marker
+    with pytest.raises(RobustuneError, match="pass --resume"):
+        run_bench(config, out, isolation="inline", progress=False)
+
+    interrupt, calls[:] = False, []
+    results = run_bench(config, out, resume=True, isolation="inline", progress=False)
+    assert calls == [Path(c.folder).name for c in cells[2:]]  # finished cells are not redone
+    assert results["finished_cells"] == results["total_cells"] == len(cells) and not results["pending_cells"]
+
+    saved = json.loads((out / "results.json").read_text())
+    assert {r["method"] for r in saved["aggregates"]} == {"vanilla", "knn-bert", "trainer", "setfit"}
+    setfit = next(r for r in saved["aggregates"] if r["method"] == "setfit")
+    assert setfit["setting"] == "few-4" and 0 <= setfit["accuracy"]["mean"] <= 1
+    knn = next(r for r in saved["aggregates"] if r["method"] == "knn-bert" and r["setting"] == "rich")
+    assert {"accuracy", "macro_f1", "accuracy_knn", "peak_rss_mib", "train_examples_per_second",
+            "step_time_ratio"} <= set(knn)
+    attacked = {(r["method"], r["recipe"]) for r in saved["robustness"]}
+    assert attacked == {("vanilla", "deepwordbug"), ("knn-bert", "deepwordbug"), ("trainer", "deepwordbug")}
+    assert len(saved["projections"]) == 2
+
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3  # shots, attacks, t-SNE
+    assert not re.search(r"https?://", page)
+    assert set(re.findall(r'(?:src|href)="([^":]*)', page)) <= {"data"}  # nothing outside the page
+    for heading in ("Accuracy and macro-F1", "Robustness under attack", "Cost", "t-SNE"):
+        assert heading in page
+
+    # A config that changed under a finished cell is refused, naming the cell.
+    changed = load_config(write_config(tmp_path, base_config(toy_csv, tiny_encoder, seeds=[1],
+                                                             train={"epochs": 2, "batch_size": 8})))
+    with pytest.raises(RobustuneError, match="other settings"):
+        run_bench(changed, out, resume=True, isolation="inline", progress=False)
+
+    # The Markdown section is regenerated in place; the hand-written text around it stays.
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# Benchmarks\n\nhand-written intro\n\n## later section\n\nkept\n")
+    update_markdown(md, saved, "robustune bench --config b.yaml --output bench")
+    update_markdown(md, saved, "robustune bench --config b.yaml --output bench")
+    text = md.read_text()
+    assert text.startswith("# Benchmarks\n\nhand-written intro\n\n## later section\n\nkept\n")
+    assert text.count("<!-- robustune bench tiny: begin -->") == 1 and "| toy | rich | knn-bert |" in text
+
+
+def test_html_escapes_user_strings():
+    from robustune.bench.report import render
+
+    evil = "<script>x</script>"
+    results = {"bench": evil, "config": evil, "generated": "now", "finished_cells": 1, "total_cells": 1,
+               "machine": {"cpu_count": 2, "load_average_now": [1.0, 1.0, 1.0]}, "pending_cells": [],
+               "settings": [], "projections": [], "robustness": [],
+               "aggregates": [{"method": evil, "dataset": "d", "setting": "s", "kind": "train", "seeds": [1],
+                               "accuracy": mean_std([0.5])}]}
+    page = render(results, Path("."))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_cli_bad_config_exits_2_without_traceback(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("datasets: []\nsettings: [{name: a}]\nseeds: [1]\nmethods: [vanilla]\n")
+    proc = subprocess.run([sys.executable, "-m", "robustune", "bench", "--config", str(path), "--output",
+                           str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{path}: datasets: expected a non-empty list" in proc.stderr
+    assert not (tmp_path / "out").exists()
