@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import RobustuneError
-from . import attack, data, evaluate, mlm, predict, train
+from . import attack, data, evaluate, mlm, poison, predict, scan, train
 
-COMMANDS = [train, evaluate, predict, attack, mlm, data]
+COMMANDS = [train, evaluate, predict, attack, mlm, poison, scan, data]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,6 +40,8 @@ class TrainConfig:
     adversarial: str | None = None
     adversarial_fraction: float = 0.2
     adversarial_query_budget: int | None = 200
+    # defence against poisoned pre-trained weights: re-initialise the encoder's top N layers first
+    reinit_top_layers: int = 0
     # run management
     resume: bool = False
     overwrite: bool = False
@@ -58,6 +60,7 @@ class TrainConfig:
             (not (self.resume and self.overwrite), "--resume and --overwrite exclude each other"),
             (self.max_train_samples is None or self.max_train_samples > 0, "--max-train-samples must be positive"),
             (0 < self.adversarial_fraction <= 1, "--adversarial-fraction must be in (0, 1]"),
+            (self.reinit_top_layers >= 0, f"--reinit-top-layers must be >= 0, got {self.reinit_top_layers}"),
         ]
         if self.adversarial is not None:
             from ..attacks.recipes import RECIPES
