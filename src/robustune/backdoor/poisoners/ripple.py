@@ -16,7 +16,8 @@ transformer-layer parameters** — not the word/position embeddings (a 30k × d 
 touched sparsely; including them doubles the double-backward cost; ``include_embeddings`` puts them
 back) and not the classifier head (the victim trains its own); RIPPLe's separate clean proxy dataset is
 the clean part of the same batch; its "embedding surgery" initialisation is not implemented.
-λ = 0.1 as in the paper's main setting.
+λ = 0.1 as in the paper's main setting. Attention runs on PyTorch's "math" kernel, the only one
+that can be differentiated twice.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ...methods import Method, model_inputs
 from ..triggers import DEFAULT_TRIGGER, count_trigger_tokens, parse_trigger
@@ -59,6 +61,11 @@ class Ripple(Method):
                 if p.requires_grad and (self.params.include_embeddings or "embeddings" not in name)]
 
     def forward(self, classifier, batch):
+        # The fused attention kernels have no double backward; PyTorch's composite "math" one has.
+        with sdpa_kernel(SDPBackend.MATH):
+            return self._terms(classifier, batch)
+
+    def _terms(self, classifier, batch):
         logits = classifier(**model_inputs(batch))  # (B, K)
         labels = batch["labels"]
         loss_poison = F.cross_entropy(logits.float(), labels)
