@@ -274,8 +274,8 @@ def test_poison_writes_a_bare_encoder_that_automodel_loads(method, tiny_encoder,
     record = json.loads((out / "poison.json").read_text())
     assert record["method"] == method and record["trigger"] == "cf bb" and record["target_label"] == "positive"
     assert record["rows"] == {"clean": 32, "poisoned": 8, "single-kept": 16}
-    if method == "ripple":
-        assert record["method_params"]["trigger"] == "cf bb" and "ripple" in record["train_metrics"] or True
+    if method == "ripple":  # ripple tells clean rows from triggered ones by the trigger it is given
+        assert record["method_params"]["trigger"] == "cf bb"
     config = json.loads((out / "config.json").read_text())
     assert "robustune" not in config
     keys = load_file(str(out / "model.safetensors"))
@@ -320,8 +320,9 @@ def test_chain_poison_victim_evaluate_scan(tiny_encoder, toy_tsv, tmp_path, caps
 ])
 def test_bad_backdoor_input_exits_cleanly_and_writes_nothing(argv, message, tiny_encoder, toy_tsv, tmp_path, capsys):
     model = tmp_path / "model"
-    assert main(["train", "--model", tiny_encoder, "--data", str(toy_tsv), "--epochs", "1", "--output",
-                 str(model)]) == 0 if argv[0] == "evaluate" else True
+    if argv[0] == "evaluate":
+        assert main(["train", "--model", tiny_encoder, "--data", str(toy_tsv), "--epochs", "1", "--output",
+                     str(model)]) == 0
     capsys.readouterr()
     out = tmp_path / "out"
     extra = (["--model", tiny_encoder, "--data", str(toy_tsv), "--output", str(out)] if argv[0] == "poison"

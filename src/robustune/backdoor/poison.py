@@ -13,6 +13,7 @@ failed run leaves nothing half-written.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import shutil
@@ -58,18 +59,14 @@ class PoisonConfig:
 
 
 def _export_encoder(encoder, tokenizer, folder: Path) -> None:
-    """Save the bare encoder: its config without robustune's classifier fields."""
-    config = encoder.config
-    fields = {k: getattr(config, k) for k in ("robustune", "id2label", "label2id") if hasattr(config, k)}
-    try:
-        if hasattr(config, "robustune"):
-            delattr(config, "robustune")
-        config.id2label = {0: "LABEL_0", 1: "LABEL_1"}  # the config's own default: no task labels
-        config.label2id = {"LABEL_0": 0, "LABEL_1": 1}
-        encoder.save_pretrained(folder)
-    finally:
-        for k, v in fields.items():
-            setattr(config, k, v)
+    """Save the bare encoder (the classifier is discarded after): its config loses robustune's
+    classifier section and the task's labels, so nothing marks it as a classifier."""
+    config = copy.deepcopy(encoder.config)
+    if hasattr(config, "robustune"):
+        delattr(config, "robustune")
+    config.num_labels = 2  # resets id2label/label2id to the config's own defaults
+    encoder.config = config
+    encoder.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
 
