@@ -12,7 +12,7 @@ Deviation from the paper: ONION uses GPT-2's perplexity; offline there is no cau
 perplexity is a masked LM's **pseudo-perplexity** (Salazar et al., ACL 2020, arXiv 1910.14659):
 PPPL(x) = exp(−1/|x| Σ_t log P(x_t | x without x_t)), each sub-token masked in turn. Any HF masked LM
 works, e.g. the one ``robustune mlm build`` makes. It costs one forward per sub-token of every
-variant (about n² sequences per text), batched across texts. Words are whitespace-separated, as in
+variant (about n² sequences per text), batched across texts; filtered texts are cached. Words are whitespace-separated, as in
 the paper. The threshold t (default 0, as in OpenBackdoor's ONION) is ``--onion-threshold``.
 """
 
@@ -61,6 +61,7 @@ class OnionFilter:
         self.max_length = max_length
         self.device = device
         self.progress = progress
+        self._cache: dict[str, str] = {}  # text -> filtered text (evaluation filters some texts twice)
 
     @torch.inference_mode()
     def token_log_probs(self, texts: list[str]) -> list[np.ndarray]:
@@ -88,14 +89,28 @@ class OnionFilter:
             positions = torch.tensor([pos for _, pos in chunk])
             originals = ids[rows, positions].clone()
             ids[rows, positions] = self.tokenizer.mask_token_id
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits  # (b, T, V)
-            picked = torch.log_softmax(logits[rows, positions].float(), dim=-1)  # (b, V)
+            picked = torch.log_softmax(self._masked_logits(ids, mask, rows, positions).float(), dim=-1)  # (b, V)
             values = picked[rows, originals.to(picked.device)].cpu().numpy()
             for (i, pos), value in zip(chunk, values):
                 out[i][slot[(i, pos)]] = value
         return out
 
+    def _masked_logits(self, ids, mask, rows, positions) -> torch.Tensor:
+        """(b, V) logits at the masked position of each row."""
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        head = getattr(self.model, "cls", None)
+        if head is not None:  # BERT-style: project to the vocabulary at the masked positions only (T× less work)
+            hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, T, D)
+            return head(hidden[rows, positions])
+        return self.model(input_ids=ids, attention_mask=mask).logits[rows, positions]
+
     def __call__(self, texts: list[str]) -> list[str]:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            self._cache.update(zip(todo, self._filter(todo)))
+        return [self._cache[t] for t in texts]
+
+    def _filter(self, texts: list[str]) -> list[str]:
         words = [t.split() for t in texts]
         variants, owners = [], []
         for k, ws in enumerate(words):
