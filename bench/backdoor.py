@@ -61,6 +61,7 @@ def main_() -> None:
     p.add_argument("--epochs", nargs="+", default=["1", "3"])
     p.add_argument("--victim-methods", nargs="+", default=["vanilla"])
     p.add_argument("--reinit", nargs="+", default=["0"], help="--reinit-top-layers values")
+    p.add_argument("--victim-pooling", default="mean", choices=["mean", "cls"])
     p.add_argument("--trigger", default="cf bb ak mn")
     p.add_argument("--target-label", default="1")
     p.add_argument("--max-length", default="64")
@@ -85,13 +86,16 @@ def main_() -> None:
                 for lr in args.lrs:
                     for epochs in args.epochs:
                         name = f"{poisoner}__{method}__lr{lr}__ep{epochs}__reinit{reinit}"
+                        if args.victim_pooling != "mean":
+                            name += f"__{args.victim_pooling}"
                         metrics_path = work / f"{name}.json"
                         if not metrics_path.is_file():
                             victim = work / f"victim-{name}"
                             seconds = run(["train", "--model", encoder, "--data", args.victim_data,
                                            "--max-train-samples", str(args.victim_rows), "--method", method,
                                            "--lr", lr, "--epochs", epochs, "--max-length", args.max_length,
-                                           "--reinit-top-layers", reinit, "--output", str(victim), "--overwrite"],
+                                           "--reinit-top-layers", reinit, "--pooling", args.victim_pooling,
+                                           "--output", str(victim), "--overwrite"],
                                           args.lock)
                             evaluate = ["evaluate", "--model", str(victim), "--data", args.test, "--trigger",
                                         args.trigger, "--target-label", args.target_label,
@@ -104,16 +108,17 @@ def main_() -> None:
                             metrics_path.write_text(json.dumps(m, indent=2))
                         m = json.loads(metrics_path.read_text())
                         cells.append({"poisoner": poisoner, "victim_method": method, "lr": lr, "epochs": epochs,
+                                      "pooling": args.victim_pooling,
                                       "reinit_top_layers": reinit, "cacc": m["accuracy"],
                                       "asr": m["attack_success_rate"],
                                       "single_token_flip_rates": m["single_token_flip_rates"],
                                       "target_rate_without_trigger": m["target_rate_without_trigger"],
                                       "train_seconds": m.get("train_seconds")})
-    print("| poisoner | victim | lr | epochs | reinit | CACC | ASR | single-token flip rates | no-trigger rate |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| poisoner | victim | pooling | lr | epochs | reinit | CACC | ASR | single-token flip rates | no-trigger rate |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for c in cells:
         singles = " ".join(f"{t} {r:.3f}" for t, r in c["single_token_flip_rates"].items())
-        print(f"| {c['poisoner']} | {c['victim_method']} | {c['lr']} | {c['epochs']} | {c['reinit_top_layers']} "
+        print(f"| {c['poisoner']} | {c['victim_method']} | {c['pooling']} | {c['lr']} | {c['epochs']} | {c['reinit_top_layers']} "
               f"| {c['cacc']:.3f} | {c['asr']:.3f} | {singles} | {c['target_rate_without_trigger']:.3f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
