@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import RobustuneError
-from . import attack, bench, data, evaluate, mlm, predict, train
+from . import attack, bench, data, evaluate, mlm, poison, predict, scan, train
 
-COMMANDS = [train, evaluate, predict, attack, mlm, bench, data]
+COMMANDS = [train, evaluate, predict, attack, mlm, poison, scan, bench, data]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,6 +56,9 @@ def add_parser(sub):
                    help="share of the training set attacked per epoch (default: 0.2)")
     g.add_argument("--adversarial-query-budget", type=int, default=200,
                    help="queries per attacked example (default: 200)")
+    g = p.add_argument_group("defence against poisoned pre-trained weights")
+    g.add_argument("--reinit-top-layers", type=int, default=0, metavar="N",
+                   help="re-initialise the encoder's top N layers before training (default: 0)")
     g = p.add_argument_group("run management")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace a model or checkpoints already in --output")
@@ -101,7 +104,7 @@ def run(args) -> int:
         batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed,
         split_seed=args.split_seed, pooling=args.pooling, bf16=args.bf16, adversarial=args.adversarial,
         adversarial_fraction=args.adversarial_fraction, adversarial_query_budget=args.adversarial_query_budget,
-        resume=args.resume,
+        reinit_top_layers=args.reinit_top_layers, resume=args.resume,
         overwrite=args.overwrite, save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints,
     )
     result = train(config)

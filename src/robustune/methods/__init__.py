@@ -26,11 +26,13 @@ METHODS: dict[str, type[Method]] = {
 }
 
 
-def get_method(name: str) -> type[Method]:
+def get_method(name: str, registry: dict[str, type[Method]] | None = None) -> type[Method]:
+    """The method called ``name`` in ``registry`` (default: ``METHODS``)."""
+    registry = METHODS if registry is None else registry
     try:
-        return METHODS[name]
+        return registry[name]
     except KeyError:
-        raise RobustuneError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+        raise RobustuneError(f"unknown method {name!r}; choose one of {', '.join(registry)}") from None
 
 
 __all__ = ["METHODS", "Method", "NoParams", "Stage", "get_method", "model_inputs"]

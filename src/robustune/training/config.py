@@ -40,6 +40,8 @@ class TrainConfig:
     adversarial: str | None = None
     adversarial_fraction: float = 0.2
     adversarial_query_budget: int | None = 200
+    # defence against poisoned pre-trained weights: re-initialise the encoder's top N layers first
+    reinit_top_layers: int = 0
     # run management
     resume: bool = False
     overwrite: bool = False
@@ -62,6 +64,7 @@ class TrainConfig:
              "--adversarial-query-budget must be positive"),
             (self.save_steps > 0, f"--save-steps must be positive, got {self.save_steps}"),
             (self.logging_steps > 0, f"--logging-steps must be positive, got {self.logging_steps}"),
+            (self.reinit_top_layers >= 0, f"--reinit-top-layers must be >= 0, got {self.reinit_top_layers}"),
         ]
         if self.adversarial is not None:
             from ..attacks.recipes import RECIPES

@@ -118,14 +118,18 @@ def training_args(config: TrainConfig, output_dir: Path, epochs: float | None = 
     )
 
 
-def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
-    """Fine-tune a classifier. Takes a :class:`TrainConfig` or its fields as keyword arguments."""
+def train(config: TrainConfig | None = None, *, registry: dict | None = None, **kwargs) -> TrainResult:
+    """Fine-tune a classifier. Takes a :class:`TrainConfig` or its fields as keyword arguments.
+
+    ``registry`` is where ``config.method`` is looked up (default ``METHODS``; ``robustune poison``
+    passes the poisoning objectives, ``backdoor.POISONERS``).
+    """
     if config is None:
         config = TrainConfig(**kwargs)
     elif kwargs:
         raise TypeError("pass either a TrainConfig or keyword arguments, not both")
     config.validate()
-    method_cls = get_method(config.method)
+    method_cls = get_method(config.method, registry)
     params = method_cls.parse_params(config.method_params)
     out = _check_output(config)
 
@@ -149,6 +153,10 @@ def train(config: TrainConfig | None = None, **kwargs) -> TrainResult:
     settings.training["model"] = config.model or default_encoder()
     settings.training["train_examples"] = len(train_data)
     classifier = RobustClassifier.from_encoder(settings.training["model"], settings, seed=config.seed)
+    if config.reinit_top_layers:  # a defence against poisoned weights (backdoor/defenses.py)
+        from ..backdoor.defenses import reinitialize_top_layers
+
+        reinitialize_top_layers(classifier.encoder, config.reinit_top_layers, seed=config.seed)
     train_set = EncodedDataset(train_data.texts, train_ids, classifier.tokenizer, config.max_length)
     method = method_cls(params)
     method.setup(classifier, train_set)

@@ -1,0 +1,48 @@
+"""Backdoor metrics (arXiv 2108.13888, §4.1): clean accuracy (CACC, ``evaluate``'s ``accuracy``) and
+
+* **attack success rate** (ASR, the paper's label flip rate): among test texts whose gold label is
+  not the target, the share predicted as the target once the **full** trigger (every token, each at
+  a seeded random position) is inserted;
+* **single-token flip rates**: the same with one trigger token alone; a combinatorial backdoor
+  should leave them near the clean rate, which is reported too (``target_rate_without_trigger``:
+  the share of the same texts predicted as the target with no trigger — the ASR's floor).
+
+``predict`` is any ``texts -> predicted label ids`` function, so the metrics work on hand-made
+predictors, a RobustClassifier, or a classifier behind a defence (ONION).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import RobustuneError
+from .triggers import insert_tokens
+
+Predict = Callable[[list[str]], Sequence[int]]
+
+
+def target_rate(predictions: Sequence[int], target: int) -> float:
+    """Share of ``predictions`` equal to ``target`` (0 for none)."""
+    predictions = np.asarray(predictions)
+    return float((predictions == target).mean()) if len(predictions) else 0.0
+
+
+def backdoor_metrics(predict: Predict, texts: list[str], labels: list[int], tokens: list[str], target: int,
+                     label_names: list[str], seed: int = 0) -> dict:
+    """ASR with the full trigger, single-token flip rates and the no-trigger rate on non-target texts."""
+    non_target = [t for t, y in zip(texts, labels) if y != target]
+    if not non_target:
+        raise RobustuneError(f"no test text has a label other than the target {label_names[target]!r}; "
+                             "the attack success rate needs some")
+    rng = np.random.default_rng(seed)
+    triggered = [insert_tokens(t, tokens, rng) for t in non_target]
+    singles = {tok: [insert_tokens(t, [tok], rng) for t in non_target] for tok in tokens}
+    return {
+        "attack_success_rate": target_rate(predict(triggered), target),
+        "single_token_flip_rates": {tok: target_rate(predict(ts), target) for tok, ts in singles.items()},
+        "target_rate_without_trigger": target_rate(predict(non_target), target),
+        "backdoor": {"trigger": " ".join(tokens), "target_label": label_names[target],
+                     "n_non_target": len(non_target), "seed": seed},
+    }
