@@ -12,8 +12,9 @@ these backends (``auto`` picks):
 
 - ``torch``: exact float32 matmul + top-k (auto for small stores).
 - ``bf16``: a bfloat16 matmul shortlists the top max(4K, K + 32) entries, which are then rescored
-  exactly in float32 (auto from ``BF16_MIN_ENTRIES`` entries on a GPU or a CPU with native bf16
-  matmul, where the shortlist matmul is ~4× faster). bf16 scores err by about 1e-2, so a true
+  exactly in float32 (auto from ``BF16_MIN_ENTRIES`` entries on a GPU; not on a CPU, where even
+  with native bf16 matmul the shortlist plus rescoring measured slower end to end than the exact
+  search at 100,000 entries, BENCHMARKS.md issue 3). bf16 scores err by about 1e-2, so a true
   neighbour is missed only if it ranks behind dozens of entries within that error of it; the
   final K and their similarities are float32.
 - ``faiss``: ``IndexFlatIP`` (exact), when faiss is installed and the store holds at least
@@ -86,10 +87,7 @@ def knn_vote(queries: torch.Tensor, features: torch.Tensor, labels: torch.Tensor
 
 
 def _fast_bf16(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return True
-    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return any(check is not None and check() for check in checks)
+    return device.type == "cuda"
 
 
 def _vote_share(top_sims: torch.Tensor, top_labels: torch.Tensor, num_labels: int, vote: str) -> torch.Tensor:
