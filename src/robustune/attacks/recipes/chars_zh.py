@@ -9,22 +9,12 @@ another the LM finds plausible), so the two recipes differ only in the unit they
 """
 
 from ..attack import Attack
-from ..constraints import ContentUnits, MaskedLMSimilarity, MaxModificationRate, RepeatModification
 from ..pieces import characters
-from ..search import GreedyWordImportance
-from .pieces_zh import resolve_mlm
+from .pieces_zh import masked_lm_attack, resolve_mlm
 
 
 def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.95, max_rate=0.4, **_) -> Attack:
     from ..substitutes.pieces import MaskedPieceSubstitutes
 
     generator = MaskedPieceSubstitutes(resolve_mlm(mlm, "chars-zh"), top_k=top_k, span=1, single_char=True)
-    return Attack(
-        name="chars-zh",
-        generator=generator,
-        constraints=[ContentUnits(), RepeatModification(), MaxModificationRate(max_rate),
-                     MaskedLMSimilarity(generator.tokenizer, generator.model, similarity)],
-        search=GreedyWordImportance(importance="unk", unk_token=generator.tokenizer.mask_token),
-        query_budget=query_budget,
-        segment=characters,
-    )
+    return masked_lm_attack("chars-zh", generator, characters, query_budget, similarity, max_rate)

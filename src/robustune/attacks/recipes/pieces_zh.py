@@ -49,16 +49,23 @@ def resolve_mlm(mlm: str | None, recipe: str) -> str:
     return mlm
 
 
-def build(query_budget=None, seed=0, mlm=None, top_k=48, span=2, similarity=0.95, max_rate=0.4, **_) -> Attack:
-    from ..substitutes.pieces import MaskedPieceSubstitutes
-
-    generator = MaskedPieceSubstitutes(resolve_mlm(mlm, "pieces-zh"), top_k=top_k, span=span)
+def masked_lm_attack(name: str, generator, segment, query_budget, similarity: float, max_rate: float) -> Attack:
+    """The Chinese recipes' shared frame: units masked for importance, the MLM's substitutes, the
+    MLM's own similarity; the recipes differ in the unit (``segment``) and the substitutes."""
     return Attack(
-        name="pieces-zh",
+        name=name,
         generator=generator,
         constraints=[ContentUnits(), RepeatModification(), MaxModificationRate(max_rate),
                      MaskedLMSimilarity(generator.tokenizer, generator.model, similarity)],
         search=GreedyWordImportance(importance="unk", unk_token=generator.tokenizer.mask_token),
         query_budget=query_budget,
-        segment=PieceSegmenter(generator.tokenizer),
+        segment=segment,
     )
+
+
+def build(query_budget=None, seed=0, mlm=None, top_k=48, span=2, similarity=0.95, max_rate=0.4, **_) -> Attack:
+    from ..substitutes.pieces import MaskedPieceSubstitutes
+
+    generator = MaskedPieceSubstitutes(resolve_mlm(mlm, "pieces-zh"), top_k=top_k, span=span)
+    return masked_lm_attack("pieces-zh", generator, PieceSegmenter(generator.tokenizer), query_budget,
+                            similarity, max_rate)
