@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--results", required=True, help="JSON-lines file the runs are appended to")
+    ap.add_argument("--keep", metavar="DIR", help="save each trained model as DIR/SETTING-METHOD-sSEED "
+                    "(e.g. to tune knn-bert's K and λ' on dev afterwards, or to attack it)")
     args = ap.parse_args()
 
     results = Path(args.results)
@@ -54,10 +56,12 @@ def main() -> None:
                 if (setting, method, seed) in done:
                     continue
                 start = time.time()
-                with tempfile.TemporaryDirectory() as out:
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = Path(args.keep) / f"{setting}-{method}-s{seed}" if args.keep else tmp
                     result = robustune.train(data=args.data, eval_data=eval_data, output_dir=out, method=method,
                                              max_train_samples=args.train_samples, epochs=args.epochs, seed=seed,
-                                             max_length=args.max_length, progress=False, **SETTINGS[setting])
+                                             max_length=args.max_length, progress=False, overwrite=True,
+                                             **SETTINGS[setting])
                 m = result.eval_metrics
                 row = {"setting": setting, "method": method, "seed": seed, "accuracy": m["accuracy"],
                        "macro_f1": m["macro_f1"], "n_test": m["n"], "train_examples": args.train_samples,

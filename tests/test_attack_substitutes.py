@@ -100,6 +100,26 @@ def tiny_mlm(tmp_path_factory):
     return str(out)
 
 
+def test_mlm_build_is_seeded_and_leaves_global_rng_alone(tmp_path):
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    # unigram: the tokenizers WordPiece trainer breaks ties between equal merges in hash order
+    kwargs = dict(base="scratch", tokenizer="unigram", steps=3, batch_size=4, vocab_size=120, hidden=32, layers=1,
+                  progress=False)
+    first = build_mlm(tmp_path / "a", TEXTS, seed=5, **kwargs)
+    assert torch.equal(torch.get_rng_state(), before)
+    second = build_mlm(tmp_path / "b", TEXTS, seed=5, **kwargs)
+    assert first["last_loss"] == second["last_loss"]
+
+
+def test_mlm_build_rejects_bad_train_layers(tmp_path):
+    with pytest.raises(RobustuneError, match="only 6 layers"):  # the bundled MiniLM has 6
+        build_mlm(tmp_path / "m", TEXTS, base="encoder", train_layers=7, steps=1, progress=False)
+    with pytest.raises(RobustuneError, match=">= 0"):
+        build_mlm(tmp_path / "m", TEXTS, base="encoder", train_layers=-2, steps=1, progress=False)
+    assert not (tmp_path / "m").exists()
+
+
 def test_mlm_substitutes(tiny_mlm):
     mlm = MaskedLMSubstitutes(tiny_mlm, top_k=10)
     text = WordText.from_text("The worst film this year")

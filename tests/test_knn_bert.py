@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 import robustune
 from robustune import RobustClassifier, RobustuneError
-from robustune.methods.knn_bert import KNNBert, gather_across_ranks, knn_contrastive_loss
+from robustune.distributed import gather_tensors
+from robustune.methods.knn_bert import KNNBert, knn_contrastive_loss
 
 
 def naive_knn_contrastive(q, keys, key_labels, labels, m_most, m_least, tau):
@@ -109,7 +110,7 @@ def test_momentum_update(tiny_setup):
 
 def test_gather_is_identity_without_distributed():
     x = torch.randn(3, 2)
-    assert gather_across_ranks(x) is x
+    assert gather_tensors(x) is x
 
 
 def test_bad_params_are_user_errors():

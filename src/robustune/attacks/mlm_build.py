@@ -20,6 +20,11 @@ Two ways, both saved in Hugging Face format (``AutoModelForMaskedLM.from_pretrai
 ``top_k_recall`` (in ``substitutes/mlm.py``) measures the result: how often the original word is in
 the top-48 at a masked position.
 
+Determinism: a seed fixes the initialisation, the batches, the masking and the dropout, without
+touching the caller's global random state. The WordPiece vocabulary is the exception: the
+``tokenizers`` trainer breaks ties between equally frequent merges in hash order, so two runs can
+differ in a few rare pieces; ``--tokenizer unigram`` and ``--base encoder`` repeat exactly.
+
 Usage::
 
     robustune mlm build --data mr --data sst2/train.tsv --steps 600 --output ~/.cache/robustune/mlm/default
@@ -96,28 +101,14 @@ def mask_tokens(input_ids: torch.Tensor, special: torch.Tensor, mask_id: int, vo
     return inputs, labels
 
 
-def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", encoder: str | None = None,
-              steps: int = 600, batch_size: int = 32, max_length: int = 64, lr: float = 1e-4, seed: int = 0,
-              vocab_size: int = 8000, hidden: int = 256, layers: int = 4, train_layers: int | None = 2,
-              tokenizer: str = "wordpiece", progress: bool = True) -> dict:
-    """Train a masked LM on ``texts`` and save it (safetensors + JSON) to ``output_dir``; returns stats."""
-    from tqdm.auto import tqdm
+def _new_model(base: str, encoder: str | None, kind: str, texts: list[str], vocab_size: int, hidden: int,
+               layers: int, max_length: int):
+    """(tokenizer, BertForMaskedLM): the bundled encoder with a new MLM head, or a fresh small BERT."""
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
     from transformers.utils import logging as hf_logging
 
     from ..assets import default_encoder
 
-    texts = [t for t in texts if t.strip()]
-    if len(texts) < 2:
-        raise RobustuneError("building a masked LM needs some texts; pass --data")
-    if base not in ("encoder", "scratch"):
-        raise RobustuneError(f"--base must be 'encoder' or 'scratch', got {base!r}")
-    if tokenizer not in TOKENIZERS:
-        raise RobustuneError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
-    if base == "encoder" and tokenizer != "wordpiece":
-        raise RobustuneError("--tokenizer applies to --base scratch (the encoder keeps its own vocabulary)")
-    kind = tokenizer
-    torch.manual_seed(seed)  # the new head's initialisation; the batches use their own generator below
     if base == "encoder":
         source = encoder or default_encoder()
         verbosity = hf_logging.get_verbosity()
@@ -136,10 +127,47 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
                             max_position_embeddings=max(128, max_length))
         model = BertForMaskedLM(config)
         tokenizer.model_max_length = config.max_position_embeddings  # saved: users truncate within it
+    return tokenizer, model
+
+
+def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", encoder: str | None = None,
+              steps: int = 600, batch_size: int = 32, max_length: int = 64, lr: float = 1e-4, seed: int = 0,
+              vocab_size: int = 8000, hidden: int = 256, layers: int = 4, train_layers: int | None = 2,
+              tokenizer: str = "wordpiece", progress: bool = True) -> dict:
+    """Train a masked LM on ``texts`` and save it (safetensors + JSON) to ``output_dir``; returns stats."""
+    texts = [t for t in texts if t.strip()]
+    if len(texts) < 2:
+        raise RobustuneError("building a masked LM needs some texts; pass --data")
+    if base not in ("encoder", "scratch"):
+        raise RobustuneError(f"--base must be 'encoder' or 'scratch', got {base!r}")
+    if tokenizer not in TOKENIZERS:
+        raise RobustuneError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
+    if base == "encoder" and tokenizer != "wordpiece":
+        raise RobustuneError("--tokenizer applies to --base scratch (the encoder keeps its own vocabulary)")
+    if train_layers is not None and train_layers < 0:
+        raise RobustuneError(f"--train-layers must be >= 0 (or -1 for all layers), got {train_layers}")
+    # The initialisation and the dropout masks are seeded without touching the caller's global
+    # random state; the batches and the masking use their own generators.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        tokenizer_kind = tokenizer
+        tokenizer, model = _new_model(base, encoder, tokenizer_kind, texts, vocab_size, hidden, layers, max_length)
+        return _train_and_save(Path(output_dir), model, tokenizer, texts, base=base, tokenizer_kind=tokenizer_kind,
+                               steps=steps, batch_size=batch_size, max_length=max_length, lr=lr, seed=seed,
+                               train_layers=train_layers, progress=progress)
+
+
+def _train_and_save(out: Path, model, tokenizer, texts: list[str], *, base: str, tokenizer_kind: str, steps: int,
+                    batch_size: int, max_length: int, lr: float, seed: int, train_layers: int | None,
+                    progress: bool) -> dict:
+    from tqdm.auto import tqdm
+
     if base == "encoder" and train_layers is not None:
         # Only the head and the top layers learn: the lower layers and the embeddings (which the
         # output layer shares) keep the encoder's English; a step costs a fraction of full training.
         layers_list = model.bert.encoder.layer
+        if train_layers > len(layers_list):
+            raise RobustuneError(f"--train-layers {train_layers}: the encoder has only {len(layers_list)} layers")
         for param in model.bert.parameters():
             param.requires_grad = False
         for layer in layers_list[len(layers_list) - train_layers:]:
@@ -169,10 +197,9 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
-    out = Path(output_dir)
     model.eval().save_pretrained(out)
     tokenizer.save_pretrained(out)
-    stats = {"base": base, "tokenizer": kind if base == "scratch" else "encoder's", "vocab_size": len(tokenizer),
+    stats = {"base": base, "tokenizer": tokenizer_kind if base == "scratch" else "encoder's", "vocab_size": len(tokenizer),
              "train_layers": train_layers if base == "encoder" else "all", "texts": len(texts),
              "steps": steps, "batch_size": batch_size, "seed": seed,
              "first_loss": float(np.mean(losses[:20])), "last_loss": float(np.mean(losses[-20:])),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..distributed import gather_tensors, rank_and_world, shard
 from .datastore import BACKENDS, VOTES, KNNDatastore, KNNSettings, knn_vote
 
 
@@ -41,7 +42,13 @@ def attach_datastore(classifier, texts: list[str], label_ids: list[int], batch_s
     training-only projection: the projection head is discarded after training (as in MoCo/SimCLR,
     whose pre-projection features transfer better), and any classifier can then have a datastore.
     """
-    features = classifier.encode_texts(texts, batch_size=batch_size, progress=progress)  # (N, D)
+    # Under torchrun each rank encodes its shard of the texts; the gathered store is the same on every rank.
+    rank, world = rank_and_world()
+    part = shard(len(texts), rank, world)
+    features = classifier.encode_texts(texts[part], batch_size=batch_size, progress=progress)  # (N / world, D)
+    if world > 1:  # NCCL gathers device tensors
+        device = next(classifier.parameters()).device
+        features = gather_tensors(features.to(device)).cpu()  # (N, D)
     store = KNNDatastore(features, torch.tensor(label_ids, dtype=torch.long), classifier.num_labels,
                          KNNSettings(**settings))
     classifier.knn = store

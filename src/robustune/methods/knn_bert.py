@@ -48,10 +48,10 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from ..distributed import gather_tensors
 from ..knn import KNNParams, datastore_from_training_set
 from ..modeling.pooling import pool
 from .base import Method, model_inputs
@@ -86,22 +86,6 @@ def knn_contrastive_loss(q: torch.Tensor, keys: torch.Tensor, key_labels: torch.
     if n_pairs == 0:
         return q.sum() * 0.0
     return per_pair[pos].sum() / n_pairs
-
-
-def gather_across_ranks(x: torch.Tensor) -> torch.Tensor:
-    """All ranks' rows concatenated in rank order (ranks may hold different row counts); ``x`` itself
-    when not distributed."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    world = dist.get_world_size()
-    n = torch.tensor([x.shape[0]], device=x.device)
-    sizes = [torch.zeros_like(n) for _ in range(world)]
-    dist.all_gather(sizes, n)
-    padded = x.new_zeros((int(max(sizes)), *x.shape[1:]))  # all_gather needs equal shapes
-    padded[: x.shape[0]] = x
-    parts = [torch.zeros_like(padded) for _ in range(world)]
-    dist.all_gather(parts, padded)
-    return torch.cat([part[: int(size)] for part, size in zip(parts, sizes)])
 
 
 def projection_head(dim: int, out_dim: int) -> nn.Module:
@@ -202,7 +186,7 @@ class KNNBert(Method):
                 extra, extra_labels = self._sampled_positives(labels, labels.device)
                 keys = torch.cat([keys, self._keys(extra)])
                 key_labels = torch.cat([key_labels, extra_labels])
-            self._enqueue(gather_across_ranks(keys), gather_across_ranks(key_labels))
+            self._enqueue(gather_tensors(keys), gather_tensors(key_labels))
         con = knn_contrastive_loss(q, self.queue_keys, self.queue_labels, labels,
                                    p.top_positives, p.hard_positives, p.temperature)
         lam = p.contrastive_weight

@@ -29,6 +29,7 @@ import numpy as np
 from torch.utils.data import Dataset
 from transformers import TrainerCallback
 
+from ..distributed import gather_lists, rank_and_world, shard
 from .features import EncodedDataset
 
 
@@ -83,14 +84,20 @@ class AdversarialAugmentation(TrainerCallback):
         rng = np.random.default_rng(self.seed + epoch)
         sources = rng.choice(len(base), size=len(self.dataset.sources), replace=len(self.dataset.sources) > len(base))
         victim = load_victim(self.classifier)
-        texts, successes = [], 0
-        for i in sources.tolist():
+        # Under torchrun each rank attacks its shard of the sources (the model is the same on every
+        # rank) and every rank then fills its slots with all ranks' results, in order.
+        rank, world = rank_and_world()
+        attacked = []
+        for i in sources[shard(len(sources), rank, world)].tolist():
             result = self.attack.attack(victim, base.texts[i], base.labels[i])
-            successes += result.status == "successful"
-            texts.append(result.adversarial if result.status == "successful" else base.texts[i])
+            success = result.status == "successful"
+            attacked.append((result.adversarial if success else base.texts[i], success))
+        attacked, queries = gather_lists(attacked), sum(gather_lists([victim.queries]))
+        texts = [text for text, _ in attacked]
+        successes = sum(success for _, success in attacked)
         self.dataset.fill(sources.tolist(), texts)
         self.history.append({"epoch": epoch, "attacked": len(texts), "adversarial": successes,
-                             "queries": victim.queries})
+                             "queries": queries})
         state.log_history.append({"epoch": epoch, "adversarial_examples": successes, "attacked": len(texts)})
 
 
