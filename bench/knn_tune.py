@@ -1,12 +1,17 @@
 """Choose a saved model's KNN K and λ' on a dev split (never the test split); print the test accuracy there.
 
-    PYTHONPATH=src python bench/knn_tune.py MODEL_DIR --dev ../shared/datasets/sst2/dev.tsv \\
+    PYTHONPATH=src python bench/knn_tune.py MODEL_DIR [MODEL_DIR ...] --dev ../shared/datasets/sst2/dev.tsv \\
         --test ../shared/datasets/sst2/test.tsv
+
+``--dev heldout``: the rows of the model's own training file that it did not train on (its recorded
+``data``, ``max_train_samples`` and ``seed`` give them), for datasets without a dev split (AG News).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import random
 import sys
 from pathlib import Path
 
@@ -19,17 +24,37 @@ from robustune.data import random_subset  # noqa: E402
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model")
+    p.add_argument("models", nargs="+")
     p.add_argument("--dev", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--max-dev-samples", type=int, default=1000)
+    p.add_argument("--json", help="append one JSON line per model to this file")
     args = p.parse_args()
-    model = RobustClassifier.from_pretrained(args.model)
-    if model.knn is None:
-        sys.exit(f"{args.model}: no KNN datastore")
-    dev = random_subset(load_source(args.dev, "test"), args.max_dev_samples, 0)
-    chosen, test_accuracy = _tune_on_dev(model, dev, load_source(args.test, "test"))
-    print(f"chosen on dev: K={chosen['k']} weight={chosen['weight']}; test combined accuracy {test_accuracy:.4f}")
+    test = load_source(args.test, "test")
+    for path in args.models:
+        model = RobustClassifier.from_pretrained(path)
+        if model.knn is None:
+            sys.exit(f"{path}: no KNN datastore")
+        dev = heldout(model) if args.dev == "heldout" else load_source(args.dev, "test")
+        dev = random_subset(dev, args.max_dev_samples, 0)
+        chosen, test_accuracy = _tune_on_dev(model, dev, test)
+        row = {"model": path, "dev": args.dev, "dev_rows": len(dev), **chosen, "test_accuracy": test_accuracy}
+        print(json.dumps(row), flush=True)
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+def heldout(model):
+    """The training file's rows that the model's seeded ``max_train_samples`` draw left out."""
+    training = model.settings.training
+    data = load_source(training["data"], "train", text_column=training.get("text_column"),
+                       label_column=training.get("label_column"), split_seed=training.get("split_seed", 42))
+    n = training.get("max_train_samples")
+    if not n or n >= len(data):
+        sys.exit(f"{training['data']}: the model trained on every row; pass a --dev file")
+    used = set(random.Random(training["seed"]).sample(range(len(data)), n))  # as data.random_subset draws
+    return data.subset([i for i in range(len(data)) if i not in used])
 
 
 if __name__ == "__main__":

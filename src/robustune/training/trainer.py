@@ -72,6 +72,7 @@ class RobustTrainer(Trainer):
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._term_count:
             for name, total in self._term_sums.items():
-                logs[name] = round((total / self._term_count).item(), 4)
+                # 4 significant digits, not 4 decimals: smart's R_s (paper ε = 1e-5) read 0 at 4 decimals
+                logs[name] = float(f"{(total / self._term_count).item():.4g}")
             self._term_sums, self._term_count = {}, 0
         super().log(logs, start_time)
