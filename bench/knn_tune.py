@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fewshot import _tune_on_dev  # noqa: E402
 
 from robustune import RobustClassifier, load_source  # noqa: E402
-from robustune.data import random_subset  # noqa: E402
+from robustune.data.sampling import random_subset, subset_indices  # noqa: E402
 
 
 def main() -> None:
@@ -31,12 +30,12 @@ def main() -> None:
     p.add_argument("--json", help="append one JSON line per model to this file")
     args = p.parse_args()
     test = load_source(args.test, "test")
+    dev_file = None if args.dev == "heldout" else load_source(args.dev, "test")
     for path in args.models:
         model = RobustClassifier.from_pretrained(path)
         if model.knn is None:
             sys.exit(f"{path}: no KNN datastore")
-        dev = heldout(model) if args.dev == "heldout" else load_source(args.dev, "test")
-        dev = random_subset(dev, args.max_dev_samples, 0)
+        dev = random_subset(heldout(model) if dev_file is None else dev_file, args.max_dev_samples, 0)
         chosen, test_accuracy = _tune_on_dev(model, dev, test)
         row = {"model": path, "dev": args.dev, "dev_rows": len(dev), **chosen, "test_accuracy": test_accuracy}
         print(json.dumps(row), flush=True)
@@ -53,7 +52,7 @@ def heldout(model):
     n = training.get("max_train_samples")
     if not n or n >= len(data):
         sys.exit(f"{training['data']}: the model trained on every row; pass a --dev file")
-    used = set(random.Random(training["seed"]).sample(range(len(data)), n))  # as data.random_subset draws
+    used = set(subset_indices(len(data), n, training["seed"]))
     return data.subset([i for i in range(len(data)) if i not in used])
 
 

@@ -150,9 +150,8 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
     # random state; the batches and the masking use their own generators.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        tokenizer_kind = tokenizer
-        tokenizer, model = _new_model(base, encoder, tokenizer_kind, texts, vocab_size, hidden, layers, max_length)
-        return _train_and_save(Path(output_dir), model, tokenizer, texts, base=base, tokenizer_kind=tokenizer_kind,
+        tok, model = _new_model(base, encoder, tokenizer, texts, vocab_size, hidden, layers, max_length)
+        return _train_and_save(Path(output_dir), model, tok, texts, base=base, tokenizer_kind=tokenizer,
                                steps=steps, batch_size=batch_size, max_length=max_length, lr=lr, seed=seed,
                                train_layers=train_layers, progress=progress)
 

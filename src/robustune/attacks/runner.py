@@ -15,7 +15,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..cli.common import write_json
-from ..data import TextDataset, random_subset
+from ..data import TextDataset
+from ..data.sampling import subset_indices
 from ..errors import RobustuneError
 from .attack import Attack, Segmenter, apply_substitutions
 from .text import WordText
@@ -104,11 +105,9 @@ def _read_records(path: Path) -> list[dict]:
 
 def sample_indices(data: TextDataset, num_examples: int | None, seed: int = 0) -> list[int]:
     """The rows ``run_attack`` attacks, in data order: a seeded sample of ``num_examples`` (all if None)."""
-    indices = list(range(len(data)))
-    if num_examples is not None and num_examples < len(data):
-        chosen = set(random_subset(TextDataset([str(i) for i in indices], None, "ids"), num_examples, seed).texts)
-        indices = [i for i in indices if str(i) in chosen]
-    return indices
+    if num_examples is None:
+        return list(range(len(data)))
+    return subset_indices(len(data), num_examples, seed)
 
 
 def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: str | Path,

@@ -34,14 +34,19 @@ def stratified_split(data: TextDataset, test_fraction: float, seed: int) -> tupl
     return data.subset(sorted(train_idx)), data.subset(sorted(test_idx))
 
 
-def random_subset(data: TextDataset, n: int, seed: int) -> TextDataset:
-    """``n`` examples drawn without replacement (all of them if there are fewer)."""
+def subset_indices(size: int, n: int, seed: int) -> list[int]:
+    """The sorted row indices ``random_subset`` keeps of ``size`` rows."""
     if n <= 0:
         raise DataError(f"the number of samples must be positive, got {n}")
-    if n >= len(data):
-        return data
-    indices = random.Random(seed).sample(range(len(data)), n)
-    return data.subset(sorted(indices))
+    if n >= size:
+        return list(range(size))
+    return sorted(random.Random(seed).sample(range(size), n))
+
+
+def random_subset(data: TextDataset, n: int, seed: int) -> TextDataset:
+    """``n`` examples drawn without replacement (all of them if there are fewer)."""
+    indices = subset_indices(len(data), n, seed)
+    return data if len(indices) == len(data) else data.subset(indices)
 
 
 def k_shot(data: TextDataset, k: int, seed: int) -> TextDataset:
