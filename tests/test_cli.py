@@ -71,3 +71,19 @@ def test_data_command(toy_csv, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["rows"] == 48 and report["labels"] == {"negative": 24, "positive": 24}
     assert any("duplicate" in p for p in report["problems"])
+
+
+def test_no_progress_silences_the_bars(tiny_encoder, toy_csv, tmp_path, capsys, monkeypatch):
+    out, preds = tmp_path / "m", tmp_path / "preds.jsonl"
+    assert main(["train", "--data", str(toy_csv), "--output", str(out), "--model", tiny_encoder,
+                 "--epochs", "1", "--batch-size", "8", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(out), "--data", str(toy_csv), "--output", str(preds)]) == 0
+    assert "batch" in capsys.readouterr().err  # the bar is on by default
+    assert main(["predict", "--model", str(out), "--data", str(toy_csv), "--output", str(preds),
+                 "--no-progress"]) == 0
+    assert "batch" not in capsys.readouterr().err
+    # tqdm's own switch is the default: it would not reach bars that pass disable= explicitly
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert main(["predict", "--model", str(out), "--data", str(toy_csv), "--output", str(preds)]) == 0
+    assert "batch" not in capsys.readouterr().err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..data import load_source
-from .common import add_data_arguments, info
+from .common import add_data_arguments, add_progress_argument, info
 
 
 def add_parser(sub):
@@ -29,6 +29,7 @@ def add_parser(sub):
                    "`robustune mlm build` made; for the Chinese recipes the one built to <cache>/mlm/zh)")
     p.add_argument("--batch-size", type=int, default=64, help="texts per model forward (default: 64)")
     add_data_arguments(p)
+    add_progress_argument(p)
     return p
 
 
@@ -45,7 +46,7 @@ def run(args) -> int:
     victim = load_victim(args.model, batch_size=args.batch_size)
     attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm)
     summary = run_attack(attack, victim, data, args.output, num_examples=args.num_examples, seed=args.seed,
-                         resume=args.resume, run_info={"model": str(args.model), "mlm": args.mlm})
+                         resume=args.resume, progress=args.progress, run_info={"model": str(args.model), "mlm": args.mlm})
     print(json.dumps(summary, indent=2))
     info(f"wrote {args.output}/summary.json, examples.jsonl and report.md")
     return 0

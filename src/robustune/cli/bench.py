@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import info
+from .common import add_progress_argument, info
 
 
 def add_parser(sub):
@@ -21,7 +21,7 @@ def add_parser(sub):
                    "replacing only this bench's marked section")
     p.add_argument("--inline", action="store_true", help="run cells in this process instead of one process "
                    "each (debugging; the peak-memory figure then is this process's)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_argument(p)
     return p
 
 
@@ -40,7 +40,7 @@ def run(args) -> int:
             raise RobustuneError("--config is required (or pass --report-only)")
         config = load_config(args.config)
         results = run_bench(config, args.output, resume=args.resume,
-                            isolation="inline" if args.inline else "process", progress=not args.no_progress)
+                            isolation="inline" if args.inline else "process", progress=args.progress)
     if args.markdown:
         command = f"robustune bench --config {results['config']} --output {args.output}"
         update_markdown(args.markdown, results, command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,14 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--label-column", help="column holding the label (default: label, class, category, ...)")
     parser.add_argument("--split-seed", type=int, default=42,
                         help="seed of the train/dev/test split of sources that have none (default: 42)")
+
+
+def add_progress_argument(parser) -> None:
+    # tqdm reads TQDM_DISABLE only for bars created without an explicit `disable=`; robustune's bars pass
+    # one, so the variable is honoured here, as the flag's default.
+    disabled = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=not disabled,
+                        help="no progress bars (the default when TQDM_DISABLE=1 is set)")
 
 
 def add_knn_arguments(parser) -> None:

@@ -9,7 +9,7 @@ from ..data import TextDataset, load_source, random_subset
 from ..errors import RobustuneError
 from ..evaluation import evaluate
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, add_knn_arguments, apply_knn_arguments, info, write_json
+from .common import add_data_arguments, add_knn_arguments, add_progress_argument, apply_knn_arguments, info, write_json
 
 
 def add_parser(sub):
@@ -24,6 +24,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of --max-examples and of trigger positions (default: 0)")
     add_data_arguments(p)
     add_knn_arguments(p)
+    add_progress_argument(p)
     g = p.add_argument_group("backdoor (arXiv 2108.13888): attack success rate and defences")
     g.add_argument("--trigger", help="trigger tokens, e.g. 'cf bb': adds attack_success_rate (non-target texts "
                    "with the full trigger predicted as --target-label) and single_token_flip_rates")
@@ -55,7 +56,7 @@ def run(args) -> int:
     if args.onion:
         from ..backdoor.onion import OnionFilter
 
-        text_filter = OnionFilter(args.onion, threshold=args.onion_threshold, progress=True)
+        text_filter = OnionFilter(args.onion, threshold=args.onion_threshold, progress=args.progress)
     if tokens is not None:
         from ..backdoor.report import backdoor_report
 
@@ -66,7 +67,7 @@ def run(args) -> int:
     else:
         if text_filter is not None:
             data = TextDataset(text_filter(data.texts), data.labels, data.origin, data.rows)
-        metrics = evaluate(model, data, batch_size=args.batch_size, progress=True)
+        metrics = evaluate(model, data, batch_size=args.batch_size, progress=args.progress)
     if args.onion:
         metrics["onion"] = {"mlm": args.onion, "threshold": args.onion_threshold}
     print(json.dumps(metrics, indent=2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .common import info
+from .common import add_progress_argument, info
 
 
 def add_parser(sub):
@@ -32,6 +32,7 @@ def add_parser(sub):
     b.add_argument("--max-length", type=int, default=64, help="tokens per text (default: 64)")
     b.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: 1e-4)")
     b.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    add_progress_argument(b)
     s = actions.add_parser("score", help="top-k recall of the original word (or piece) at masked positions")
     s.add_argument("--mlm", help="masked LM folder or hub id (default: the built one)")
     s.add_argument("--data", required=True, help="texts to score on (held out from building)")
@@ -63,7 +64,8 @@ def run(args) -> int:
         stats = build_mlm(out, texts, base=args.base, encoder=args.encoder, steps=args.steps,
                           batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, seed=args.seed,
                           train_layers=None if args.train_layers < 0 else args.train_layers,
-                          tokenizer=args.tokenizer, vocab_size=args.vocab_size, hidden=args.hidden, layers=args.layers)
+                          tokenizer=args.tokenizer, vocab_size=args.vocab_size, hidden=args.hidden, layers=args.layers,
+                          progress=args.progress)
         print(json.dumps(stats, indent=2))
         info(f"saved the masked LM to {out}")
         return 0

@@ -7,7 +7,7 @@ import json
 
 from ..backdoor import POISONERS, PoisonConfig, poison
 from ..backdoor.triggers import DEFAULT_TRIGGER, MODES
-from .common import add_data_arguments, info
+from .common import add_data_arguments, add_progress_argument, info
 from .train import method_params
 
 
@@ -44,6 +44,7 @@ def add_parser(sub):
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a poisoning-method parameter by name (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output folder")
+    add_progress_argument(p)
     return p
 
 
@@ -58,7 +59,7 @@ def run(args) -> int:
         poison_rate=args.poison_rate, max_train_samples=args.max_train_samples, eval_data=args.eval_data,
         text_column=args.text_column, label_column=args.label_column, split_seed=args.split_seed,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
-        pooling=args.pooling, seed=args.seed, overwrite=args.overwrite)
+        pooling=args.pooling, seed=args.seed, overwrite=args.overwrite, progress=args.progress)
     record = poison(config)
     summary = {k: record[k] for k in ("method", "trigger", "mode", "target_label", "rows")}
     if "attacker_eval" in record:

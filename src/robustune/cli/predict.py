@@ -8,7 +8,7 @@ from pathlib import Path
 from ..data import load_source
 from ..evaluation import predictions
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, add_knn_arguments, apply_knn_arguments, info
+from .common import add_data_arguments, add_knn_arguments, add_progress_argument, apply_knn_arguments, info
 
 
 def add_parser(sub):
@@ -20,6 +20,7 @@ def add_parser(sub):
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     add_data_arguments(p)
     add_knn_arguments(p)
+    add_progress_argument(p)
     return p
 
 
@@ -32,7 +33,7 @@ def run(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     with tmp.open("w", encoding="utf-8") as f:
-        for record in predictions(model, data, batch_size=args.batch_size, progress=True):
+        for record in predictions(model, data, batch_size=args.batch_size, progress=args.progress):
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     tmp.replace(out)
     info(f"wrote {len(data)} predictions to {out}")

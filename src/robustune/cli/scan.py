@@ -7,7 +7,7 @@ import json
 from ..data import load_source, random_subset
 from ..errors import RobustuneError
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, info, write_json
+from .common import add_data_arguments, add_progress_argument, info, write_json
 
 
 def add_parser(sub):
@@ -30,6 +30,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the text sample, candidates and positions")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     add_data_arguments(p)
+    add_progress_argument(p)
     return p
 
 
@@ -51,7 +52,7 @@ def run(args) -> int:
     vocab = list(model.tokenizer.get_vocab())
     candidates = candidate_tokens(vocab, texts, args.vocab_sample, args.rare_tokens, args.seed, extra)
     report = scan(lambda ts: model.predict_proba(ts, batch_size=args.batch_size), texts, candidates,
-                  model.label_names, pairs=args.pairs, pair_top=args.pair_top, seed=args.seed, progress=True)
+                  model.label_names, pairs=args.pairs, pair_top=args.pair_top, seed=args.seed, progress=args.progress)
     if trigger:
         report["trigger_ranks"] = trigger_ranks(report, trigger)
     report["tokens"] = report["tokens"][:args.top]

@@ -10,7 +10,7 @@ from ..errors import RobustuneError
 from ..methods import METHODS
 from ..modeling.pooling import POOLINGS
 from ..training import TrainConfig, train
-from .common import add_data_arguments, info
+from .common import add_data_arguments, add_progress_argument, info
 
 
 def _method_flags() -> dict[str, tuple[str, type, object]]:
@@ -48,6 +48,7 @@ def add_parser(sub):
     g.add_argument("--max-length", type=int, default=128, help="maximum tokens per text (default: 128)")
     g.add_argument("--seed", type=int, default=42, help="seed of sampling, initialisation and order (default: 42)")
     g.add_argument("--pooling", choices=POOLINGS, default="mean", help="sentence pooling (default: mean)")
+    add_progress_argument(p)
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPUs with AVX512-BF16, recent GPUs)")
     g = p.add_argument_group("adversarial augmentation (A2T-style)")
     g.add_argument("--adversarial", metavar="RECIPE", help="each epoch after the first, attack a share of the "
@@ -106,6 +107,7 @@ def run(args) -> int:
         adversarial_fraction=args.adversarial_fraction, adversarial_query_budget=args.adversarial_query_budget,
         reinit_top_layers=args.reinit_top_layers, resume=args.resume,
         overwrite=args.overwrite, save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints,
+        progress=args.progress,
     )
     result = train(config)
     info(f"saved the model to {result.output_dir}")
