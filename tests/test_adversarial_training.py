@@ -47,6 +47,9 @@ def test_train_with_adversarial_augmentation(tiny_encoder, toy_csv, tmp_path):
     assert any("adversarial_examples" in entry for entry in state["log_history"])
     # 48 clean + 12 slots, batch 8, 2 epochs
     assert state["global_step"] == 2 * 8 and result.train_metrics["train_loss"] > 0
+    saved = json.loads((tmp_path / "m" / "train_metrics.json").read_text())["adversarial_epochs"]
+    assert saved == result.train_metrics["adversarial_epochs"] and [e["epoch"] for e in saved] == [1]
+    assert saved[0]["attacked"] == 12 and 0 <= saved[0]["adversarial_examples"] <= 12
     with pytest.raises(RobustuneError, match="--adversarial must be one of"):
         robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "x"), model=tiny_encoder, adversarial="nope")
 

@@ -184,6 +184,9 @@ def train(config: TrainConfig | None = None, *, registry: dict | None = None, **
     classifier.eval()
     method.finalize(classifier, train_set)
     train_metrics = {**stage_metrics, **output.metrics}
+    if config.adversarial:  # from the Trainer's log, which a resumed run restores, not this process's callback
+        train_metrics["adversarial_epochs"] = [{k: e[k] for k in ("epoch", "attacked", "adversarial_examples")}
+                                               for e in trainer.state.log_history if "adversarial_examples" in e]
     eval_metrics = None
     if trainer.is_world_process_zero():  # under torchrun, one process writes
         classifier.save_pretrained(out)
