@@ -48,7 +48,6 @@ def add_parser(sub):
     g.add_argument("--max-length", type=int, default=128, help="maximum tokens per text (default: 128)")
     g.add_argument("--seed", type=int, default=42, help="seed of sampling, initialisation and order (default: 42)")
     g.add_argument("--pooling", choices=POOLINGS, default="mean", help="sentence pooling (default: mean)")
-    add_progress_argument(p)
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPUs with AVX512-BF16, recent GPUs)")
     g = p.add_argument_group("adversarial augmentation (A2T-style)")
     g.add_argument("--adversarial", metavar="RECIPE", help="each epoch after the first, attack a share of the "
@@ -74,6 +73,7 @@ def add_parser(sub):
             g.add_argument(flag, dest=f"mp_{dest}", type=kind, default=argparse.SUPPRESS, help=help_text)
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a method parameter by name (repeatable)")
+    add_progress_argument(p)
     return p
 
 
