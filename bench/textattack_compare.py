@@ -180,16 +180,18 @@ def print_table(comparison: dict, n: int, args) -> None:
     print(f"\n{n} examples of {args.data}, victim {args.model}; {first['versions']}; in-process 32-text forward "
           f"{comparison['inprocess_forward_ms_32']:.1f} ms\n")
     print("| recipe | side | success rate | perturbed words % | queries/example | texts scored/example | "
-          "seconds/example | load (1 min) before/after | TextAttack s / robustune s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "seconds/example | victim seconds/example | load (1 min) before/after | TextAttack s / robustune s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for recipe, sides in comparison["recipes"].items():
         ours, theirs = sides["robustune"], sides["textattack"]
         ratio = theirs["seconds_per_example"] / ours["seconds_per_example"]
         print(f"| {recipe} | robustune | {ours['attack_success_rate']:.3f} | {ours['avg_perturbed_word_pct']:.1f} | "
               f"{ours['avg_queries']:.1f} | {ours['avg_queries']:.1f} | {ours['seconds_per_example']:.3f} | "
+              f"{ours['victim_seconds_per_example']:.3f} | "
               f"{ours['load_before'][0]}/{ours['load_after'][0]} | |")
         print(f"| {recipe} | TextAttack | {theirs['attack_success_rate']:.3f} | {theirs['avg_perturbed_word_pct']:.1f} | "
               f"{theirs['avg_queries']:.1f} | {theirs['avg_texts_scored']:.1f} | {theirs['seconds_per_example']:.3f} | "
+              f"{theirs['victim_seconds_per_example']:.3f} | "
               f"{theirs['load_before'][0]}/{theirs['load_after'][0]} | {ratio:.2f} |")
     print("\npipe cost (TextAttack side, 32 texts): " + ", ".join(
         f"{recipe}: echo {s['textattack']['ipc']['echo_ms']:.1f} ms, forward {s['textattack']['ipc']['forward_ms']:.1f} ms"

@@ -2,6 +2,7 @@
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from robustune import RobustuneError
 from robustune.attacks import Attack, WordText, build_recipe, load_victim, run_attack
 from robustune.attacks.constraints import (MaxEditDistance, MaxModificationRate, RepeatModification, SearchState,
-                                           SentenceSimilarity, StopWords, check_all, levenshtein)
+                                           SentenceSimilarity, StopWords, check_all)
 from robustune.attacks.goal import Goal, QueryBudgetExhausted
 from robustune.attacks.search import GreedyWordImportance
 from robustune.data import TextDataset
@@ -53,6 +54,18 @@ def test_goal_caches_and_counts_queries():
     assert goal.queries == 2 and victim.queries == 2
     with pytest.raises(QueryBudgetExhausted):
         goal.probabilities(["fine", "okay"])
+
+
+def test_victim_times_its_forwards_apart_from_the_search():
+    def slow_proba(texts):
+        time.sleep(0.02)
+        return lexicon_proba(texts)
+
+    victim = load_victim(slow_proba, NAMES, batch_size=2)
+    victim(["good", "bad", "fun"])  # two forwards
+    assert victim.forwards == 2 and victim.seconds >= 0.04
+    result = Attack(table_generator, [StopWords()]).attack(victim, "a good film", label=1)
+    assert 0.02 * result.forwards <= result.victim_seconds <= result.seconds
 
 
 def test_search_flips_label_and_respects_constraints():
@@ -104,11 +117,39 @@ def test_candidate_constraints(tiny_encoder):
     keep = sim.keep(original, [same, other])
     assert keep[0] and not keep[1]
     assert not SentenceSimilarity(threshold=1.01, encoder=tiny_encoder).keep(original, [same]).any()
-    assert levenshtein("kitten", "sitting") == 3
     assert list(MaxEditDistance(1).keep(original, [original.replace(1, "goad"), original.replace(1, "bad")])) == \
         [True, False]
     assert check_all([StopWords(), MaxModificationRate(0.4)], original, other, {1})
     assert not check_all([StopWords()], original, original.replace(0, "the"), {0})
+
+
+def naive_levenshtein(a: str, b: str) -> int:
+    """The textbook dynamic programme, the reference for MaxEditDistance."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def test_edit_distance_matches_the_naive_reference():
+    assert naive_levenshtein("kitten", "sitting") == 3
+    rng = np.random.default_rng(0)
+    original = WordText.from_text("the quick brown fox jumps over the lazy dog again")
+    candidates = []
+    for _ in range(40):  # random character edits of random words, as deepwordbug makes them
+        words = list(original.words)
+        for i in rng.choice(len(words), size=int(rng.integers(1, 4)), replace=False):
+            chars = list(words[i])
+            chars[int(rng.integers(len(chars)))] = "xyz"[int(rng.integers(3))] * int(rng.integers(0, 3))
+            words[i] = "".join(chars) or "q"
+        candidates.append(WordText(tuple(words), original.gaps))
+    for limit in (0, 2, 5, 30):
+        expected = [naive_levenshtein(str(original), str(c)) <= limit for c in candidates]
+        assert list(MaxEditDistance(limit).keep(original, candidates)) == expected
+    assert len({naive_levenshtein(str(original), str(c)) for c in candidates}) > 3  # the limits really cut
 
 
 def _records(path):
@@ -124,6 +165,7 @@ def test_run_attack_writes_outputs_and_resumes(tmp_path):
     assert full["clean_accuracy"] == pytest.approx(5 / 6)
     assert full["accuracy_under_attack"] == pytest.approx(3 / 6)
     assert full["attack_success_rate"] == pytest.approx(2 / 5)
+    assert 0 <= full["victim_seconds_per_example"] <= full["seconds_per_example"]
     assert "**" in (tmp_path / "full" / "report.md").read_text()
 
     # An interruption after three examples, with a torn fourth line: resume loses nothing.
@@ -133,10 +175,10 @@ def test_run_attack_writes_outputs_and_resumes(tmp_path):
     (part / "examples.jsonl").write_text("\n".join(lines[:3]) + "\n" + lines[3][:20])
     victim = load_victim(lexicon_proba, NAMES)
     resumed = run_attack(attack, victim, data, part, resume=True, progress=False)
-    timing = ("seconds_per_example", "forwards_per_second")
+    timing = ("seconds_per_example", "victim_seconds_per_example", "forwards_per_second")
     assert victim.queries > 0
     assert {k: v for k, v in resumed.items() if k not in timing} == {k: v for k, v in full.items() if k not in timing}
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("seconds", "victim_seconds")} for r in rs]  # noqa: E731
     assert strip(_records(part / "examples.jsonl")) == strip(_records(tmp_path / "full" / "examples.jsonl"))
     with pytest.raises(RobustuneError, match="--resume"):
         run_attack(attack, load_victim(lexicon_proba, NAMES), data, part, progress=False)

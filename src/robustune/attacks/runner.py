@@ -48,6 +48,8 @@ def summarize(records: list[dict]) -> dict:
     attacked = [r for r in records if r["status"] != "skipped"]
     successful = [r for r in records if r["status"] == "successful"]
     seconds = sum(r["seconds"] for r in records)
+    # Records written before the victim's time was recorded have no "victim_seconds".
+    victim_seconds = sum(r.get("victim_seconds", 0.0) for r in records)
     forwards = sum(r["forwards"] for r in records)
     return {
         "num_examples": n,
@@ -57,6 +59,7 @@ def summarize(records: list[dict]) -> dict:
         "avg_perturbed_word_pct": float(np.mean([r["perturbed_word_pct"] for r in successful])) if successful else 0.0,
         "avg_queries": float(np.mean([r["queries"] for r in attacked])) if attacked else 0.0,
         "seconds_per_example": seconds / n if n else 0.0,
+        "victim_seconds_per_example": victim_seconds / n if n else 0.0,
         "forwards_per_second": forwards / seconds if seconds else 0.0,
         "counts": counts,
     }

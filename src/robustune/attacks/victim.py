@@ -2,13 +2,14 @@
 
 ``load_victim`` accepts a robustune model directory, any Hugging Face sequence-classification model
 (a local directory or a hub id), or a Python callable ``texts -> (N, K) probabilities``. A
-:class:`Victim` counts the texts it scores (queries) and the batches it runs (forwards), which the
-benchmarks report as forwards per second.
+:class:`Victim` counts the texts it scores (queries), the batches it runs (forwards) and the
+seconds spent inside them, so that a benchmark can tell the model's cost from the search's.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -28,12 +29,15 @@ class Victim:
         self.batch_size = batch_size
         self.queries = 0
         self.forwards = 0
+        self.seconds = 0.0  # wall time inside predict_proba
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         out = []
         for start in range(0, len(texts), self.batch_size):
             chunk = list(texts[start:start + self.batch_size])
+            began = time.perf_counter()
             probs = np.asarray(self.predict_proba(chunk), dtype=np.float32)  # (b, K)
+            self.seconds += time.perf_counter() - began
             if probs.shape != (len(chunk), len(self.label_names)):
                 raise RobustuneError(f"the victim returned shape {probs.shape} for {len(chunk)} texts; "
                                      f"expected ({len(chunk)}, {len(self.label_names)})")
