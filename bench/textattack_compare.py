@@ -10,7 +10,9 @@ robustune in-process, then runs ``bench/textattack_side.py`` with TextAttack's P
 alternate robustune / TextAttack; both sides attack one warm-up example (not in the sample) first
 so that one-off loading (GloVe, WordNet, encoders, MLM) is left out of seconds/example.
 The TextAttack recipes and the parts that had to differ offline are described in
-``bench/textattack_side.py``.
+``bench/textattack_side.py``. ``--robustune-only`` runs robustune's side alone (the same sample and
+warm-up), and ``--option KEY=VALUE`` passes a setting to robustune's recipe builders, e.g.
+``--option per_edit=1 --option max_rate=1.0`` for deepwordbug with TextAttack's settings.
 
 Set-up (once; nothing of TextAttack goes into robustune or its venv):
 
@@ -55,6 +57,8 @@ from robustune.data import load_source
 from robustune.errors import RobustuneError
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # bench/ is not a package
+from attack_recipes import recipe_option  # noqa: E402
 
 
 def load() -> list[float]:
@@ -91,11 +95,11 @@ def forward_ms(victim, texts: list[str], repeats: int = 20) -> float:
 
 def run_robustune(args, recipe: str, data, indices: list[int], warm: int, out: Path) -> dict:
     victim = load_victim(args.model)
-    attack = build_recipe(recipe, seed=args.seed, mlm=args.mlm)
+    attack = build_recipe(recipe, seed=args.seed, mlm=args.mlm, **dict(args.option))
     attack.attack(victim, data.texts[warm], label_ids(data, victim.label_names)[warm])  # lazy loads
     before = load()
     summary = run_attack(attack, victim, data, out, num_examples=len(indices), seed=args.seed, progress=False,
-                         run_info={"model": args.model, "mlm": args.mlm})
+                         run_info={"model": args.model, "mlm": args.mlm, "options": dict(args.option)})
     records = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
     if [r["index"] for r in records] != indices:
         raise RobustuneError("robustune attacked other rows than the comparison's sample")
@@ -148,6 +152,10 @@ def main() -> None:
     p.add_argument("--mlm", help="masked LM for bert-attack (both sides)")
     p.add_argument("--seed", type=int, default=0, help="sample and attack seed (default: 0)")
     p.add_argument("--output", required=True, help="new folder for the outputs")
+    p.add_argument("--option", type=recipe_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="a keyword for robustune's recipe builders, e.g. per_edit=1 (repeatable)")
+    p.add_argument("--robustune-only", action="store_true",
+                   help="attack with robustune only (its side of an earlier comparison, or an ablation)")
     p.add_argument("--textattack-python", default="/work/ta-venv/bin/python",
                    help="the Python of the venv TextAttack is installed in (default: /work/ta-venv/bin/python)")
     args = p.parse_args()
@@ -160,42 +168,48 @@ def main() -> None:
     gold = label_ids(data, victim.label_names)
     indices = sample_indices(data, args.num_examples, args.seed)
     warm = next(i for i in range(len(data)) if i not in set(indices))
-    resources = offline_resources(out)
+    resources = None if args.robustune_only else offline_resources(out)
     comparison = {"inprocess_forward_ms_32": forward_ms(victim, [data.texts[i] for i in indices]), "recipes": {}}
     del victim
     for recipe in args.recipes.split(","):
         (out / recipe / "textattack").mkdir(parents=True)
         ours = run_robustune(args, recipe, data, indices, warm, out / recipe / "robustune")
-        theirs = run_textattack(args, recipe, data, indices, gold, warm, out / recipe / "textattack", resources)
-        comparison["recipes"][recipe] = {"robustune": ours, "textattack": theirs}
-        print(recipe, json.dumps({"robustune": {k: v for k, v in ours.items() if k != "records"},
-                                  "textattack": {k: v for k, v in theirs.items() if k not in ("records", "attack")}}),
-              flush=True)
+        sides = {"robustune": ours}
+        if not args.robustune_only:
+            sides["textattack"] = run_textattack(args, recipe, data, indices, gold, warm, out / recipe / "textattack",
+                                                 resources)
+        comparison["recipes"][recipe] = sides
+        print(recipe, json.dumps({side: {k: v for k, v in figures.items() if k not in ("records", "attack")}
+                                  for side, figures in sides.items()}), flush=True)
     (out / "comparison.json").write_text(json.dumps(comparison, indent=1, ensure_ascii=False), encoding="utf-8")
     print_table(comparison, len(indices), args)
 
 
 def print_table(comparison: dict, n: int, args) -> None:
-    first = next(iter(comparison["recipes"].values()))["textattack"]
-    print(f"\n{n} examples of {args.data}, victim {args.model}; {first['versions']}; in-process 32-text forward "
-          f"{comparison['inprocess_forward_ms_32']:.1f} ms\n")
+    first = next(iter(comparison["recipes"].values())).get("textattack", {})
+    print(f"\n{n} examples of {args.data}, victim {args.model}; {first.get('versions', 'robustune only')}; "
+          f"options {dict(args.option)}; in-process 32-text forward {comparison['inprocess_forward_ms_32']:.1f} ms\n")
     print("| recipe | side | success rate | perturbed words % | queries/example | texts scored/example | "
           "seconds/example | victim seconds/example | load (1 min) before/after | TextAttack s / robustune s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for recipe, sides in comparison["recipes"].items():
-        ours, theirs = sides["robustune"], sides["textattack"]
-        ratio = theirs["seconds_per_example"] / ours["seconds_per_example"]
+        ours = sides["robustune"]
         print(f"| {recipe} | robustune | {ours['attack_success_rate']:.3f} | {ours['avg_perturbed_word_pct']:.1f} | "
               f"{ours['avg_queries']:.1f} | {ours['avg_queries']:.1f} | {ours['seconds_per_example']:.3f} | "
               f"{ours['victim_seconds_per_example']:.3f} | "
               f"{ours['load_before'][0]}/{ours['load_after'][0]} | |")
+        if "textattack" not in sides:
+            continue
+        theirs = sides["textattack"]
+        ratio = theirs["seconds_per_example"] / ours["seconds_per_example"]
         print(f"| {recipe} | TextAttack | {theirs['attack_success_rate']:.3f} | {theirs['avg_perturbed_word_pct']:.1f} | "
               f"{theirs['avg_queries']:.1f} | {theirs['avg_texts_scored']:.1f} | {theirs['seconds_per_example']:.3f} | "
               f"{theirs['victim_seconds_per_example']:.3f} | "
               f"{theirs['load_before'][0]}/{theirs['load_after'][0]} | {ratio:.2f} |")
-    print("\npipe cost (TextAttack side, 32 texts): " + ", ".join(
-        f"{recipe}: echo {s['textattack']['ipc']['echo_ms']:.1f} ms, forward {s['textattack']['ipc']['forward_ms']:.1f} ms"
-        for recipe, s in comparison["recipes"].items()))
+    pipes = [f"{recipe}: echo {s['textattack']['ipc']['echo_ms']:.1f} ms, forward {s['textattack']['ipc']['forward_ms']:.1f} ms"
+             for recipe, s in comparison["recipes"].items() if "textattack" in s]
+    if pipes:
+        print("\npipe cost (TextAttack side, 32 texts): " + ", ".join(pipes))
 
 
 if __name__ == "__main__":
