@@ -118,8 +118,16 @@ def run_textattack(args, recipe: str, data, indices: list[int], gold: list[int],
     env.update(NLTK_DATA=resources["nltk_data"], HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false")
     before = load()
-    subprocess.run([args.textattack_python, str(HERE / "textattack_side.py"), str(out / "job.json"),
-                    str(out / "result.json")], env=env, check=True)
+    command = [args.textattack_python, str(HERE / "textattack_side.py"), str(out / "job.json"), str(out / "result.json")]
+    try:
+        subprocess.run(command, env=env, check=True, timeout=args.textattack_timeout)
+    except subprocess.TimeoutExpired:  # measured on the examples it finished (the server exits with its pipe)
+        lines = (out / "result.json.records.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines]
+        if not records:
+            raise RobustuneError(f"TextAttack's {recipe} finished no example in {args.textattack_timeout} s") from None
+        return {**summarize_textattack(records), "records": records, "partial": True,
+                "timeout_s": args.textattack_timeout, "load_before": before, "load_after": load()}
     result = json.loads((out / "result.json").read_text())
     return {**summarize_textattack(result["records"]), **result, "load_before": before, "load_after": load()}
 
@@ -156,6 +164,9 @@ def main() -> None:
                    help="a keyword for robustune's recipe builders, e.g. per_edit=1 (repeatable)")
     p.add_argument("--robustune-only", action="store_true",
                    help="attack with robustune only (its side of an earlier comparison, or an ablation)")
+    p.add_argument("--textattack-timeout", type=float,
+                   help="stop TextAttack's side of a recipe after S seconds and compare on the examples it "
+                        "finished (default: no limit)")
     p.add_argument("--textattack-python", default="/work/ta-venv/bin/python",
                    help="the Python of the venv TextAttack is installed in (default: /work/ta-venv/bin/python)")
     args = p.parse_args()
@@ -186,8 +197,8 @@ def main() -> None:
 
 
 def print_table(comparison: dict, n: int, args) -> None:
-    first = next(iter(comparison["recipes"].values())).get("textattack", {})
-    print(f"\n{n} examples of {args.data}, victim {args.model}; {first.get('versions', 'robustune only')}; "
+    first = next((s["textattack"] for s in comparison["recipes"].values() if "versions" in s.get("textattack", {})), {})
+    print(f"\n{n} examples of {args.data}, victim {args.model}; {first.get('versions', 'robustune only' if args.robustune_only else 'TextAttack stopped, versions not recorded')}; "
           f"options {dict(args.option)}; in-process 32-text forward {comparison['inprocess_forward_ms_32']:.1f} ms\n")
     print("| recipe | side | success rate | perturbed words % | queries/example | texts scored/example | "
           "seconds/example | victim seconds/example | load (1 min) before/after | TextAttack s / robustune s |")
@@ -201,13 +212,19 @@ def print_table(comparison: dict, n: int, args) -> None:
         if "textattack" not in sides:
             continue
         theirs = sides["textattack"]
-        ratio = theirs["seconds_per_example"] / ours["seconds_per_example"]
+        done = {r["index"] for r in theirs["records"]}  # all of them, unless TextAttack was stopped
+        ours_same = [r["seconds"] for r in ours["records"] if r["index"] in done]
+        ratio = theirs["seconds_per_example"] / (sum(ours_same) / len(ours_same))
+        if theirs.get("partial"):
+            print(f"| {recipe} | (TextAttack stopped after {theirs['timeout_s']:.0f} s: {len(done)} of {n} examples; "
+                  f"its row and the ratio cover those {len(done)}, robustune's on them: "
+                  f"{sum(ours_same) / len(ours_same):.3f} s/example) | | | | | | | | |")
         print(f"| {recipe} | TextAttack | {theirs['attack_success_rate']:.3f} | {theirs['avg_perturbed_word_pct']:.1f} | "
               f"{theirs['avg_queries']:.1f} | {theirs['avg_texts_scored']:.1f} | {theirs['seconds_per_example']:.3f} | "
               f"{theirs['victim_seconds_per_example']:.3f} | "
               f"{theirs['load_before'][0]}/{theirs['load_after'][0]} | {ratio:.2f} |")
     pipes = [f"{recipe}: echo {s['textattack']['ipc']['echo_ms']:.1f} ms, forward {s['textattack']['ipc']['forward_ms']:.1f} ms"
-             for recipe, s in comparison["recipes"].items() if "textattack" in s]
+             for recipe, s in comparison["recipes"].items() if "ipc" in s.get("textattack", {})]
     if pipes:
         print("\npipe cost (TextAttack side, 32 texts): " + ", ".join(pipes))
 

@@ -231,13 +231,18 @@ def main() -> None:
     warm = job["warmup"]
     attack.attack(warm["text"], warm["label"])  # lazy loads out of the timings, as on robustune's side
     records = []
-    for example in job["examples"]:
-        scored, forwards, in_victim = model.texts_scored, model.forwards, model.seconds
-        start = time.perf_counter()
-        result = attack.attack(example["text"], example["label"])
-        records.append({"index": example["index"], **record(result, time.perf_counter() - start,
-                                                              model.seconds - in_victim, model.texts_scored - scored,
-                                                              model.forwards - forwards)})
+    # Each finished example is also appended to RESULT.records.jsonl, so that a run stopped by the
+    # driver's --textattack-timeout is still measured on the examples it finished.
+    with open(sys.argv[2] + ".records.jsonl", "w", encoding="utf-8") as partial:
+        for example in job["examples"]:
+            scored, forwards, in_victim = model.texts_scored, model.forwards, model.seconds
+            start = time.perf_counter()
+            result = attack.attack(example["text"], example["label"])
+            records.append({"index": example["index"], **record(result, time.perf_counter() - start,
+                                                                  model.seconds - in_victim, model.texts_scored - scored,
+                                                                  model.forwards - forwards)})
+            partial.write(json.dumps(records[-1]) + "\n")
+            partial.flush()
     model.close()
     out = {"versions": {p: version(p) for p in ("textattack", "torch", "transformers", "sentence-transformers")},
            "torch_threads": torch.get_num_threads(), "ipc": overhead, "attack": str(attack), "records": records}
