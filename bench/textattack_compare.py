@@ -110,7 +110,8 @@ def run_textattack(args, recipe: str, data, indices: list[int], gold: list[int],
                    resources: dict) -> dict:
     server = ["env", f"PYTHONPATH={Path(robustune.__file__).resolve().parents[1]}", sys.executable,
               str(HERE / "victim_server.py"), "--model", args.model, "--batch-size", "32"]
-    job = {"recipe": recipe, "seed": args.seed, "server": server, "mlm": args.mlm, **resources,
+    job = {"recipe": recipe, "seed": args.seed, "server": server, "mlm": args.mlm,
+           "mlm_candidates": args.textattack_mlm_candidates, **resources,
            "warmup": {"text": data.texts[warm], "label": gold[warm]},
            "examples": [{"index": i, "text": data.texts[i], "label": gold[i]} for i in indices]}
     (out / "job.json").write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
@@ -167,6 +168,8 @@ def main() -> None:
     p.add_argument("--textattack-timeout", type=float,
                    help="stop TextAttack's side of a recipe after S seconds and compare on the examples it "
                         "finished (default: no limit)")
+    p.add_argument("--textattack-mlm-candidates", type=int, default=48,
+                   help="TextAttack bert-attack's top-k per position (default: 48, robustune's; TextAttack's own: 8)")
     p.add_argument("--textattack-python", default="/work/ta-venv/bin/python",
                    help="the Python of the venv TextAttack is installed in (default: /work/ta-venv/bin/python)")
     args = p.parse_args()

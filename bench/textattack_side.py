@@ -23,7 +23,8 @@ resource robustune uses, and the difference is named here):
   instead of USE angular 0.84 over a 15-word window).
 * ``bert-attack``: ``BERTAttackLi2020``'s components with ``WordSwapMaskedLM("bert-attack")`` on
   robustune's built MLM (``robustune mlm build``) with 48 candidates (the paper's and robustune's
-  top-k; TextAttack 0.3.11 lowered its default to 8 for speed), and ``SBERT`` MiniLM cosine >= 0.8
+  top-k; TextAttack 0.3.11 lowered its default to 8 for speed; the driver's ``--textattack-mlm-candidates``
+  sets it), and ``SBERT`` MiniLM cosine >= 0.8
   against the original in place of USE cosine >= 0.2.
 """
 
@@ -182,7 +183,8 @@ def build_bert_attack(model, job):
     from textattack.search_methods import GreedyWordSwapWIR
     from textattack.transformations import WordSwapMaskedLM
 
-    transformation = WordSwapMaskedLM(method="bert-attack", masked_language_model=job["mlm"], max_candidates=48)
+    transformation = WordSwapMaskedLM(method="bert-attack", masked_language_model=job["mlm"],
+                                      max_candidates=job.get("mlm_candidates", 48))
     constraints = [RepeatModification(), StopwordModification(), MaxWordsPerturbed(max_percent=0.4), sbert(job["encoder"])]
     return Attack(UntargetedClassification(model), constraints, transformation, GreedyWordSwapWIR(wir_method="unk"))
 
