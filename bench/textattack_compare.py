@@ -186,10 +186,10 @@ def main() -> None:
     comparison = {"inprocess_forward_ms_32": forward_ms(victim, [data.texts[i] for i in indices]), "recipes": {}}
     del victim
     for recipe in args.recipes.split(","):
-        (out / recipe / "textattack").mkdir(parents=True)
         ours = run_robustune(args, recipe, data, indices, warm, out / recipe / "robustune")
         sides = {"robustune": ours}
         if not args.robustune_only:
+            (out / recipe / "textattack").mkdir(parents=True)
             sides["textattack"] = run_textattack(args, recipe, data, indices, gold, warm, out / recipe / "textattack",
                                                  resources)
         comparison["recipes"][recipe] = sides
@@ -200,9 +200,11 @@ def main() -> None:
 
 
 def print_table(comparison: dict, n: int, args) -> None:
-    first = next((s["textattack"] for s in comparison["recipes"].values() if "versions" in s.get("textattack", {})), {})
-    print(f"\n{n} examples of {args.data}, victim {args.model}; {first.get('versions', 'robustune only' if args.robustune_only else 'TextAttack stopped, versions not recorded')}; "
-          f"options {dict(args.option)}; in-process 32-text forward {comparison['inprocess_forward_ms_32']:.1f} ms\n")
+    ran = [s["textattack"] for s in comparison["recipes"].values() if "versions" in s.get("textattack", {})]
+    versions = ran[0]["versions"] if ran else \
+        "robustune only" if args.robustune_only else "TextAttack stopped, versions not recorded"
+    print(f"\n{n} examples of {args.data}, victim {args.model}; {versions}; options {dict(args.option)}; "
+          f"in-process 32-text forward {comparison['inprocess_forward_ms_32']:.1f} ms\n")
     print("| recipe | side | success rate | perturbed words % | queries/example | texts scored/example | "
           "seconds/example | victim seconds/example | load (1 min) before/after | TextAttack s / robustune s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
