@@ -114,6 +114,7 @@ def run_textattack(args, recipe: str, data, indices: list[int], gold: list[int],
            "mlm_candidates": args.textattack_mlm_candidates, **resources,
            "warmup": {"text": data.texts[warm], "label": gold[warm]},
            "examples": [{"index": i, "text": data.texts[i], "label": gold[i]} for i in indices]}
+    out.mkdir(parents=True)
     (out / "job.json").write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(NLTK_DATA=resources["nltk_data"], HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
@@ -189,7 +190,6 @@ def main() -> None:
         ours = run_robustune(args, recipe, data, indices, warm, out / recipe / "robustune")
         sides = {"robustune": ours}
         if not args.robustune_only:
-            (out / recipe / "textattack").mkdir(parents=True)
             sides["textattack"] = run_textattack(args, recipe, data, indices, gold, warm, out / recipe / "textattack",
                                                  resources)
         comparison["recipes"][recipe] = sides
@@ -218,12 +218,13 @@ def print_table(comparison: dict, n: int, args) -> None:
             continue
         theirs = sides["textattack"]
         done = {r["index"] for r in theirs["records"]}  # all of them, unless TextAttack was stopped
-        ours_same = [r["seconds"] for r in ours["records"] if r["index"] in done]
-        ratio = theirs["seconds_per_example"] / (sum(ours_same) / len(ours_same))
+        same = [r["seconds"] for r in ours["records"] if r["index"] in done]
+        ours_seconds = sum(same) / len(same)  # robustune's seconds/example on the rows TextAttack finished
+        ratio = theirs["seconds_per_example"] / ours_seconds
         if theirs.get("partial"):
             print(f"| {recipe} | (TextAttack stopped after {theirs['timeout_s']:.0f} s: {len(done)} of {n} examples; "
                   f"its row and the ratio cover those {len(done)}, robustune's on them: "
-                  f"{sum(ours_same) / len(ours_same):.3f} s/example) | | | | | | | | |")
+                  f"{ours_seconds:.3f} s/example) | | | | | | | | |")
         print(f"| {recipe} | TextAttack | {theirs['attack_success_rate']:.3f} | {theirs['avg_perturbed_word_pct']:.1f} | "
               f"{theirs['avg_queries']:.1f} | {theirs['avg_texts_scored']:.1f} | {theirs['seconds_per_example']:.3f} | "
               f"{theirs['victim_seconds_per_example']:.3f} | "
