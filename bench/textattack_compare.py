@@ -13,6 +13,8 @@ The TextAttack recipes and the parts that had to differ offline are described in
 ``bench/textattack_side.py``. ``--robustune-only`` runs robustune's side alone (the same sample and
 warm-up), and ``--option KEY=VALUE`` passes a setting to robustune's recipe builders, e.g.
 ``--option per_edit=1 --option max_rate=1.0`` for deepwordbug with TextAttack's settings.
+``--textattack-no-cache`` turns TextAttack's model-output cache off, as the issue describes the
+baseline (TextAttack 0.3.11's goal functions cache by default).
 
 Set-up (once; nothing of TextAttack goes into robustune or its venv):
 
@@ -111,7 +113,7 @@ def run_textattack(args, recipe: str, data, indices: list[int], gold: list[int],
     server = ["env", f"PYTHONPATH={Path(robustune.__file__).resolve().parents[1]}", sys.executable,
               str(HERE / "victim_server.py"), "--model", args.model, "--batch-size", "32"]
     job = {"recipe": recipe, "seed": args.seed, "server": server, "mlm": args.mlm,
-           "mlm_candidates": args.textattack_mlm_candidates, **resources,
+           "mlm_candidates": args.textattack_mlm_candidates, "use_cache": not args.textattack_no_cache, **resources,
            "warmup": {"text": data.texts[warm], "label": gold[warm]},
            "examples": [{"index": i, "text": data.texts[i], "label": gold[i]} for i in indices]}
     out.mkdir(parents=True)
@@ -171,6 +173,9 @@ def main() -> None:
                         "finished (default: no limit)")
     p.add_argument("--textattack-mlm-candidates", type=int, default=48,
                    help="TextAttack bert-attack's top-k per position (default: 48, robustune's; TextAttack's own: 8)")
+    p.add_argument("--textattack-no-cache", action="store_true",
+                   help="TextAttack's goal function without its model-output cache (how the issue describes "
+                        "TextAttack; 0.3.11 caches by default)")
     p.add_argument("--textattack-python", default="/work/ta-venv/bin/python",
                    help="the Python of the venv TextAttack is installed in (default: /work/ta-venv/bin/python)")
     args = p.parse_args()
@@ -203,7 +208,8 @@ def print_table(comparison: dict, n: int, args) -> None:
     ran = [s["textattack"] for s in comparison["recipes"].values() if "versions" in s.get("textattack", {})]
     versions = ran[0]["versions"] if ran else \
         "robustune only" if args.robustune_only else "TextAttack stopped, versions not recorded"
-    print(f"\n{n} examples of {args.data}, victim {args.model}; {versions}; options {dict(args.option)}; "
+    cache = "" if args.robustune_only else f"TextAttack cache {'off' if args.textattack_no_cache else 'on'}; "
+    print(f"\n{n} examples of {args.data}, victim {args.model}; {versions}; {cache}options {dict(args.option)}; "
           f"in-process 32-text forward {comparison['inprocess_forward_ms_32']:.1f} ms\n")
     print("| recipe | side | success rate | perturbed words % | queries/example | texts scored/example | "
           "seconds/example | victim seconds/example | load (1 min) before/after | TextAttack s / robustune s |")

@@ -230,6 +230,8 @@ def main() -> None:
     texts = [e["text"] for e in job["examples"]]
     overhead = ipc_overhead(model, texts)
     attack = BUILDERS[job["recipe"]](model, job)
+    if not job.get("use_cache", True):  # every text the search asks for is sent to the victim, repeats included
+        attack.goal_function.use_cache, attack.goal_function._call_model_cache = False, None
     warm = job["warmup"]
     attack.attack(warm["text"], warm["label"])  # lazy loads out of the timings, as on robustune's side
     records = []
@@ -247,7 +249,8 @@ def main() -> None:
             partial.flush()
     model.close()
     out = {"versions": {p: version(p) for p in ("textattack", "torch", "transformers", "sentence-transformers")},
-           "torch_threads": torch.get_num_threads(), "ipc": overhead, "attack": str(attack), "records": records}
+           "torch_threads": torch.get_num_threads(),
+           "use_cache": attack.goal_function.use_cache, "ipc": overhead, "attack": str(attack), "records": records}
     json.dump(out, open(sys.argv[2], "w", encoding="utf-8"), indent=1)
 
 
