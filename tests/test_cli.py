@@ -74,6 +74,7 @@ def test_data_command(toy_csv, capsys):
 
 
 def test_no_progress_silences_the_bars(tiny_encoder, toy_csv, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # a caller's own switch would hide the default bar
     out, preds = tmp_path / "m", tmp_path / "preds.jsonl"
     assert main(["train", "--data", str(toy_csv), "--output", str(out), "--model", tiny_encoder,
                  "--epochs", "1", "--batch-size", "8", "--no-progress"]) == 0
