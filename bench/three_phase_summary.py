@@ -16,12 +16,15 @@ from pathlib import Path
 
 from scipy import stats
 
+from robustune.bench.report import fmt
+from robustune.bench.results import mean_std
+
 PHASES = ("dae", "cl", "joint", "fine-tune")  # the order of `phase_walls` in a log row
 
 
 def _mean_std(values: list[float], signed: bool = False) -> str:
-    spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
-    return f"{statistics.mean(values):{'+' if signed else ''}.2f}{spread}"
+    stat = mean_std(values)  # the project's own aggregate and format, at two decimals on values already in %
+    return ("+" if signed and stat["mean"] > 0 else "") + fmt(stat, scale=1.0, digits=2)
 
 
 def summarise(rows: list[dict], baseline: str = "vanilla") -> str:
