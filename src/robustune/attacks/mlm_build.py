@@ -25,6 +25,13 @@ touching the caller's global random state. The WordPiece vocabulary is the excep
 ``tokenizers`` trainer breaks ties between equally frequent merges in hash order, so two runs can
 differ in a few rare pieces; ``--tokenizer unigram`` and ``--base encoder`` repeat exactly.
 
+Crash safety: the loop checkpoints every ``save_steps`` steps (``mlm_checkpoints.py``: weights,
+optimizer, RNG states and batch order, so a resumed run repeats the uninterrupted one exactly, the
+scratch vocabulary included); ``resume=True`` (``--resume``) continues from the last checkpoint, or
+returns the stats of a build that finished. The model is published weights-last
+(``atomic.save_folder``), then ``mlm_build.json``, then the checkpoints are removed: a kill loses at
+most the steps since the last checkpoint.
+
 Usage::
 
     robustune mlm build --data mr --data sst2/train.tsv --steps 600 --output ~/.cache/robustune/mlm/default
@@ -32,6 +39,7 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -39,7 +47,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import remove_folder, save_folder, write_json
 from ..errors import RobustuneError
+from .mlm_checkpoints import LoopState, last_checkpoint, load_checkpoint, save_checkpoint
+
+CHECKPOINTS, RUN, STATS = "checkpoints", "run.json", "mlm_build.json"
 
 
 def wordpiece_tokenizer(texts: list[str], vocab_size: int):
@@ -133,8 +145,11 @@ def _new_model(base: str, encoder: str | None, kind: str, texts: list[str], voca
 def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", encoder: str | None = None,
               steps: int = 600, batch_size: int = 32, max_length: int = 64, lr: float = 1e-4, seed: int = 0,
               vocab_size: int = 8000, hidden: int = 256, layers: int = 4, train_layers: int | None = 2,
-              tokenizer: str = "wordpiece", progress: bool = True) -> dict:
-    """Train a masked LM on ``texts`` and save it (safetensors + JSON) to ``output_dir``; returns stats."""
+              tokenizer: str = "wordpiece", save_steps: int = 200, resume: bool = False,
+              progress: bool = True) -> dict:
+    """Train a masked LM on ``texts`` and save it (safetensors + JSON) to ``output_dir``; returns stats.
+
+    With ``resume``, continue the build interrupted in ``output_dir`` from its last checkpoint."""
     texts = [t for t in texts if t.strip()]
     if len(texts) < 2:
         raise RobustuneError("building a masked LM needs some texts; pass --data")
@@ -146,19 +161,60 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
         raise RobustuneError("--tokenizer applies to --base scratch (the encoder keeps its own vocabulary)")
     if train_layers is not None and train_layers < 0:
         raise RobustuneError(f"--train-layers must be >= 0 (or -1 for all layers), got {train_layers}")
+    out = Path(output_dir)
+    run = {"base": base, "encoder": encoder, "tokenizer": tokenizer, "vocab_size": vocab_size, "hidden": hidden,
+           "layers": layers, "train_layers": train_layers, "steps": steps, "batch_size": batch_size,
+           "max_length": max_length, "lr": lr, "seed": seed, "texts": len(texts),
+           "texts_sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest()}
+    checkpoint = _resume_point(out, run) if resume else None
+    if resume and checkpoint is None and (out / STATS).is_file() and not (out / CHECKPOINTS).exists():
+        return _finished(out, run)
+    if checkpoint is None:
+        remove_folder(out / CHECKPOINTS)
+        write_json(out / CHECKPOINTS / RUN, run)
     # The initialisation and the dropout masks are seeded without touching the caller's global
     # random state; the batches and the masking use their own generators.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        tok, model = _new_model(base, encoder, tokenizer, texts, vocab_size, hidden, layers, max_length)
-        return _train_and_save(Path(output_dir), model, tok, texts, base=base, tokenizer_kind=tokenizer,
+        if checkpoint is None:
+            tok, model = _new_model(base, encoder, tokenizer, texts, vocab_size, hidden, layers, max_length)
+        else:
+            from transformers import AutoTokenizer, BertForMaskedLM
+
+            tok, model = AutoTokenizer.from_pretrained(checkpoint), BertForMaskedLM.from_pretrained(checkpoint)
+        return _train_and_save(out, model, tok, texts, base=base, tokenizer_kind=tokenizer,
                                steps=steps, batch_size=batch_size, max_length=max_length, lr=lr, seed=seed,
-                               train_layers=train_layers, progress=progress)
+                               train_layers=train_layers, save_steps=save_steps, checkpoint=checkpoint,
+                               progress=progress)
+
+
+def _resume_point(out: Path, run: dict) -> Path | None:
+    """The checkpoint to resume from; a user error when it belongs to a build with other settings."""
+    saved = out / CHECKPOINTS / RUN
+    if not saved.is_file():
+        return None
+    before = json.loads(saved.read_text())
+    changed = sorted(k for k in set(before) | set(run) if before.get(k) != run.get(k))
+    if changed:
+        raise RobustuneError(f"{out / CHECKPOINTS}: --resume with other settings than the interrupted build "
+                             f"({', '.join(changed)}); resume with the same ones, or drop --resume to start again")
+    return last_checkpoint(out / CHECKPOINTS)
+
+
+def _finished(out: Path, run: dict) -> dict:
+    """``--resume`` of a build that finished: its stats, if it was built with the same settings."""
+    remove_folder(out / CHECKPOINTS)  # what a kill while deleting them left aside
+    stats = json.loads((out / STATS).read_text())
+    changed = [k for k in ("base", "steps", "batch_size", "seed", "texts") if stats.get(k) != run[k]]
+    if changed:
+        raise RobustuneError(f"{out}: holds a finished build with other settings ({', '.join(changed)}); "
+                             "drop --resume to build again")
+    return stats
 
 
 def _train_and_save(out: Path, model, tokenizer, texts: list[str], *, base: str, tokenizer_kind: str, steps: int,
                     batch_size: int, max_length: int, lr: float, seed: int, train_layers: int | None,
-                    progress: bool) -> dict:
+                    save_steps: int, checkpoint: Path | None, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
     if base == "encoder" and train_layers is not None:
@@ -176,11 +232,15 @@ def _train_and_save(out: Path, model, tokenizer, texts: list[str], *, base: str,
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, 1 - s / steps))
-    generator = torch.Generator().manual_seed(seed)
-    order = np.random.default_rng(seed)
+    state = LoopState(step=0, losses=[], seconds=0.0, optimizer=optimizer, schedule=schedule,
+                      generator=torch.Generator().manual_seed(seed), order=np.random.default_rng(seed))
+    if checkpoint is not None:
+        load_checkpoint(checkpoint, state)
+    generator, order, losses = state.generator, state.order, state.losses
     special_ids = torch.tensor(tokenizer.all_special_ids)
-    losses, start = [], time.perf_counter()
-    for _ in tqdm(range(steps), desc="mlm build", unit="step", disable=not progress):
+    start = time.perf_counter() - state.seconds
+    for step in tqdm(range(state.step, steps), desc="mlm build", unit="step", disable=not progress,
+                     initial=state.step, total=steps):
         batch_texts = [texts[i] for i in order.integers(len(texts), size=batch_size)]
         enc = tokenizer(batch_texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
         special = torch.isin(enc["input_ids"], special_ids)  # (B, T)
@@ -196,12 +256,20 @@ def _train_and_save(out: Path, model, tokenizer, texts: list[str], *, base: str,
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
-    model.eval().save_pretrained(out)
-    tokenizer.save_pretrained(out)
+        if (step + 1) % save_steps == 0 and step + 1 < steps:
+            state.step, state.seconds = step + 1, time.perf_counter() - start
+            save_checkpoint(out / CHECKPOINTS, model, tokenizer, state)
+
+    def save(staging: Path) -> None:
+        model.eval().save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+    save_folder(out, save, last="model.safetensors")
     stats = {"base": base, "tokenizer": tokenizer_kind if base == "scratch" else "encoder's", "vocab_size": len(tokenizer),
              "train_layers": train_layers if base == "encoder" else "all", "texts": len(texts),
              "steps": steps, "batch_size": batch_size, "seed": seed,
              "first_loss": float(np.mean(losses[:20])), "last_loss": float(np.mean(losses[-20:])),
              "seconds": round(time.perf_counter() - start, 1)}
-    (out / "mlm_build.json").write_text(json.dumps(stats, indent=2))
+    write_json(out / STATS, stats)
+    remove_folder(out / CHECKPOINTS)
     return stats

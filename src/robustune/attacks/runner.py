@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..cli.common import write_json
+from ..atomic import atomic_path, fault_point, write_json, write_text
 from ..data import TextDataset
 from ..data.sampling import subset_indices
 from ..errors import RobustuneError
@@ -92,7 +92,7 @@ def write_report(path: Path, summary: dict, records: list[dict], names: list[str
                   "- adversarial: " + _marked(adversarial, r["modified"], "**"), ""]
     failed = sum(r["status"] == "failed" for r in records)
     lines.append(f"{failed} failed and {summary['counts']['skipped']} skipped examples are in {EXAMPLES}.")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def _read_records(path: Path) -> list[dict]:
@@ -136,8 +136,9 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
 
     indices = sample_indices(data, num_examples, seed)
     records = _read_records(examples_path)
-    # Rewrite what was read (drops a torn last line), then append.
-    examples_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    # Rewrite what was read (drops a torn last line; atomically, or a kill here would lose them all), then append.
+    with atomic_path(examples_path) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     done = {r["index"] for r in records}
     todo = [i for i in indices if i not in done]
     bar = tqdm(todo, desc=f"attack ({attack.name})", unit="example", disable=not progress,
@@ -147,6 +148,7 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
             record = {"index": i, "row": data.rows[i], **attack.attack(victim, data.texts[i], gold[i]).to_dict()}
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             sink.flush()
+            fault_point("attack: example written")
             records.append(record)
             bar.set_postfix(success=sum(r["status"] == "successful" for r in records))
     summary = summarize(records)

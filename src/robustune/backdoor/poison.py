@@ -7,8 +7,12 @@ encoder — weights (safetensors), config and tokenizer that ``AutoModel.from_pr
 classifier head — plus ``poison.json``, the record of how it was poisoned. A victim fine-tunes it
 like any encoder: ``robustune train --model DIR ...``.
 
-Everything is written to a temporary folder beside the output and moved into place at the end, so a
-failed run leaves nothing half-written.
+Everything is written to a work folder beside the output (``.<output>.poison-work/``) and the
+finished encoder folder is renamed into place at the end, so a failed or killed run leaves nothing
+half-written in the output. The work folder keeps the classifier's training checkpoints: with
+``resume=True`` (``robustune poison --resume``) a killed run continues from the last one, and a run
+killed after its output was in place just cleans up and returns the saved record. Without it, a
+work folder left by a killed run is refused (``--resume`` or ``--overwrite``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ import copy
 import dataclasses
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import data as D
 from ..assets import default_encoder
+from ..atomic import remove_folder, write_json, write_text
 from ..errors import RobustuneError
 from ..methods import get_method
 from ..training import TrainConfig, train
@@ -54,8 +58,14 @@ class PoisonConfig:
     max_length: int = 128
     pooling: str = "cls"  # the paper's [CLS] classifier
     seed: int = 42
+    save_steps: int = 500  # checkpoint the classifier's training every N steps, for resume
     overwrite: bool = False
+    resume: bool = False
     progress: bool = True
+
+    def work_dir(self) -> Path:
+        out = Path(self.output_dir)
+        return out.parent / f".{out.name}.poison-work"
 
 
 def _export_encoder(encoder, tokenizer, folder: Path) -> None:
@@ -78,9 +88,17 @@ def poison(config: PoisonConfig) -> dict:
     if "trigger" in {f.name for f in dataclasses.fields(method_cls.Params)}:
         params.setdefault("trigger", " ".join(tokens))  # ripple tells clean from triggered rows by it
     method_cls.parse_params(params)
-    out = Path(config.output_dir)
+    out, work = Path(config.output_dir), config.work_dir()
+    if config.resume and config.overwrite:
+        raise RobustuneError("--resume and --overwrite exclude each other")
+    if config.resume and (out / RECORD_NAME).is_file():  # killed after the output was in place
+        remove_folder(work)
+        return json.loads((out / RECORD_NAME).read_text())
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not config.overwrite:
         raise RobustuneError(f"{out}: exists and is not empty; pass --overwrite to replace it")
+    if work.exists() and not (config.resume or config.overwrite):
+        raise RobustuneError(f"{work}: holds an interrupted poisoning run; pass --resume to continue it "
+                             "or --overwrite to start again")
 
     source = D.load_source(config.data, "train", text_column=config.text_column, label_column=config.label_column,
                            split_seed=config.split_seed)
@@ -94,16 +112,20 @@ def poison(config: PoisonConfig) -> dict:
                                   label_column=config.label_column, split_seed=config.split_seed)
         D.LabelMap.from_labels(poisoned.data.labels).encode(eval_data)  # fail before training
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.poison-", dir=out.parent))
+    if config.overwrite:  # the old output stops counting as finished (a later --resume must not return it)
+        (out / RECORD_NAME).unlink(missing_ok=True)
+        remove_folder(work)
+    work.mkdir(parents=True, exist_ok=True)
+    # The path of the rows is part of the classifier's run record: the same on every resume.
+    rows = work / "poisoned.jsonl"
+    write_text(rows, "".join(json.dumps({"text": t, "label": y}) + "\n"
+                             for t, y in zip(poisoned.data.texts, poisoned.data.labels)))
+    train_config = TrainConfig(
+        data=str(rows), output_dir=str(work / "classifier"), model=config.model, method=config.method,
+        method_params=params, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+        max_length=config.max_length, pooling=config.pooling, seed=config.seed, progress=config.progress,
+        save_steps=config.save_steps, resume=config.resume)
     try:
-        rows = work / "poisoned.jsonl"
-        rows.write_text("".join(json.dumps({"text": t, "label": y}) + "\n"
-                                for t, y in zip(poisoned.data.texts, poisoned.data.labels)), encoding="utf-8")
-        train_config = TrainConfig(
-            data=str(rows), output_dir=str(work / "classifier"), model=config.model, method=config.method,
-            method_params=params, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-            max_length=config.max_length, pooling=config.pooling, seed=config.seed, progress=config.progress)
         result = train(train_config, registry=POISONERS)
         record = {
             "poisoned_from": config.model or default_encoder(),
@@ -119,11 +141,15 @@ def poison(config: PoisonConfig) -> dict:
             record["attacker_eval"] = backdoor_report(result.model, eval_data, tokens, config.target_label,
                                                       seed=config.seed)
         export = work / "encoder"
+        shutil.rmtree(export, ignore_errors=True)  # a kill's half-written export
         _export_encoder(result.model.encoder, result.model.tokenizer, export)
-        (export / RECORD_NAME).write_text(json.dumps(record, indent=2) + "\n")
+        write_json(export / RECORD_NAME, record)  # last: the folder is complete once it has it
         if out.exists():
-            shutil.rmtree(out)
+            remove_folder(out)
         export.rename(out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    except Exception:  # an error of a fresh run leaves nothing behind; Ctrl-C keeps the work for --resume
+        if not config.resume:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    remove_folder(work)
     return record

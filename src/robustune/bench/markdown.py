@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..atomic import write_text
 from ..errors import RobustuneError
 from .report import COST_HEADERS, ROBUSTNESS_HEADERS, cost_rows, fmt, robustness_rows
 
@@ -63,6 +64,4 @@ def update_markdown(path: str | Path, results: dict, command: str) -> None:
         raise RobustuneError(f"{path}: has only one of the markers {begin!r} / {end!r}; fix the file by hand")
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, text)

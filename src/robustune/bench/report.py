@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
+
 TSNE_SEED = 0
 
 
@@ -202,7 +204,4 @@ def write_report(path: str | Path, results: dict, out: str | Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(render(results, Path(out)), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, render(results, Path(out)))

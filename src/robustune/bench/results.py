@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from ..cli.common import write_json
+from ..atomic import write_json
 from ..errors import RobustuneError
 from .matrix import ATTACK
 

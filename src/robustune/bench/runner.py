@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..cli.common import write_json
+from ..atomic import write_json
 from ..errors import RobustuneError
 from . import worker
 from .config import BenchConfig

@@ -18,7 +18,7 @@ import resource
 import sys
 from pathlib import Path
 
-from ..cli.common import write_json
+from ..atomic import write_json
 from ..data import LabelMap, load_source, random_subset
 from .matrix import ATTACK, PEER, TRAIN
 

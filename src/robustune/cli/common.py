@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
 
 
 def add_data_arguments(parser) -> None:
@@ -43,15 +41,6 @@ def apply_knn_arguments(model, args) -> None:
     if model.knn is None:
         raise RobustuneError(f"{args.model}: the model has no KNN datastore; --knn-* options do not apply")
     model.knn.configure(**knn)
-
-
-def write_json(path: str | Path, payload) -> None:
-    """Write JSON atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def info(message: str) -> None:

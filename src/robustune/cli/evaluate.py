@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
+from ..atomic import write_json
 from ..data import TextDataset, load_source, random_subset
 from ..errors import RobustuneError
 from ..evaluation import evaluate
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, add_knn_arguments, add_progress_argument, apply_knn_arguments, info, write_json
+from .common import add_data_arguments, add_knn_arguments, add_progress_argument, apply_knn_arguments, info
 
 
 def add_parser(sub):

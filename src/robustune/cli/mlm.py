@@ -32,6 +32,9 @@ def add_parser(sub):
     b.add_argument("--max-length", type=int, default=64, help="tokens per text (default: 64)")
     b.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: 1e-4)")
     b.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    b.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps (default: 200)")
+    b.add_argument("--resume", action="store_true", help="continue a build interrupted in --output from its last "
+                   "checkpoint (the same settings)")
     add_progress_argument(b)
     s = actions.add_parser("score", help="top-k recall of the original word (or piece) at masked positions")
     s.add_argument("--mlm", help="masked LM folder or hub id (default: the built one)")
@@ -52,7 +55,7 @@ def run(args) -> int:
     if args.mlm_action == "build":
         from ..attacks.mlm_build import build_mlm
 
-        for flag in ("steps", "vocab_size", "hidden", "layers"):
+        for flag in ("steps", "vocab_size", "hidden", "layers", "save_steps"):
             if getattr(args, flag) <= 0:
                 raise RobustuneError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}")
         if args.base == "encoder" and args.tokenizer != "wordpiece":
@@ -65,7 +68,7 @@ def run(args) -> int:
                           batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, seed=args.seed,
                           train_layers=None if args.train_layers < 0 else args.train_layers,
                           tokenizer=args.tokenizer, vocab_size=args.vocab_size, hidden=args.hidden, layers=args.layers,
-                          progress=args.progress)
+                          save_steps=args.save_steps, resume=args.resume, progress=args.progress)
         print(json.dumps(stats, indent=2))
         info(f"saved the masked LM to {out}")
         return 0

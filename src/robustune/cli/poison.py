@@ -43,7 +43,10 @@ def add_parser(sub):
                    help="ripple: weight of the restricted inner-product penalty (default: 0.1)")
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a poisoning-method parameter by name (repeatable)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output folder")
+    g.add_argument("--save-steps", type=int, default=500, help="checkpoint every N steps, for --resume (default: 500)")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output folder, or start an "
+                   "interrupted run again")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     add_progress_argument(p)
     return p
 
@@ -59,7 +62,8 @@ def run(args) -> int:
         poison_rate=args.poison_rate, max_train_samples=args.max_train_samples, eval_data=args.eval_data,
         text_column=args.text_column, label_column=args.label_column, split_seed=args.split_seed,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
-        pooling=args.pooling, seed=args.seed, overwrite=args.overwrite, progress=args.progress)
+        pooling=args.pooling, seed=args.seed, save_steps=args.save_steps, overwrite=args.overwrite,
+        resume=args.resume, progress=args.progress)
     record = poison(config)
     summary = {k: record[k] for k in ("method", "trigger", "mode", "target_label", "rows")}
     if "attacker_eval" in record:

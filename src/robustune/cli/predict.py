@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..atomic import atomic_path
 from ..data import load_source
 from ..evaluation import predictions
 from ..modeling import RobustClassifier
@@ -31,10 +32,8 @@ def run(args) -> int:
                        need_labels=False, split_seed=args.split_seed)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8") as f:
         for record in predictions(model, data, batch_size=args.batch_size, progress=args.progress):
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(out)
     info(f"wrote {len(data)} predictions to {out}")
     return 0

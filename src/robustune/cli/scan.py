@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+from ..atomic import write_json
 from ..data import load_source, random_subset
 from ..errors import RobustuneError
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, add_progress_argument, info, write_json
+from .common import add_data_arguments, add_progress_argument, info
 
 
 def add_parser(sub):

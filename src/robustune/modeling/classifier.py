@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..atomic import save_folder
 from ..errors import RobustuneError
 from .head import ClassificationHead, HeadSpec
 from .pooling import POOLINGS, pool
@@ -214,6 +215,8 @@ class RobustClassifier(nn.Module):
         return {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write the model folder crash-safely: the weights file goes in last (``atomic.save_folder``),
+        so a folder killed mid-save holds no weights and is not taken for a model."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = self.encoder.config
@@ -221,9 +224,14 @@ class RobustClassifier(nn.Module):
         config.label2id = {n: i for i, n in enumerate(self.settings.label_names)}
         self.settings.knn = dataclasses.asdict(self.knn.settings) if self.knn is not None else None
         config.robustune = self.settings.to_dict()
-        save_file(self.state_for_saving(), str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
-        config.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
+        state = self.state_for_saving()
+
+        def save(staging: Path) -> None:
+            config.save_pretrained(staging)
+            self.tokenizer.save_pretrained(staging)
+            save_file(state, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})
+
+        save_folder(directory, save, last=WEIGHTS_NAME)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu") -> "RobustClassifier":

@@ -4,8 +4,10 @@ Each stage trains the classifier (in practice its encoder: a stage's objective l
 without gradients, so the head is untouched) with its own objective, data and schedule, through
 the same :class:`RobustTrainer` as the final phase. Its Trainer checkpoints go to
 ``checkpoints/stage-<name>/checkpoint-N``; when it ends, the encoder is written to
-``checkpoints/stage-<name>/encoder.safetensors``. On ``--resume`` a stage with that file is skipped
-(the encoder is loaded from it) and an unfinished one continues from its last checkpoint.
+``checkpoints/stage-<name>/encoder.safetensors`` (atomically: a temporary file renamed into place).
+On ``--resume`` a stage with that file is skipped (the encoder is loaded from it) and an unfinished
+one continues from its last complete checkpoint, so a kill inside a phase loses at most the steps
+since that phase's last checkpoint.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from pathlib import Path
 from typing import Callable
 
 from safetensors.torch import load_file, save_file
-from transformers.trainer_utils import get_last_checkpoint
 
+from ..atomic import atomic_path
 from ..methods import Method
 from ..modeling import RobustClassifier
+from .checkpoints import last_complete_checkpoint
 from .trainer import RobustTrainer, TrainingModule
 
 ENCODER_NAME = "encoder.safetensors"
@@ -49,12 +52,13 @@ def run_stages(method: Method, classifier: RobustClassifier, train_set, *, seed:
         args = training_args(folder, epochs=stage.epochs, lr=stage.lr, batch_size=stage.batch_size)
         trainer = RobustTrainer(model=TrainingModule(classifier, stage.method), args=args,
                                 train_dataset=stage.dataset, data_collator=stage.collator)
-        last = get_last_checkpoint(str(folder)) if resume and folder.is_dir() else None
+        last = last_complete_checkpoint(folder) if resume else None
         output = trainer.train(resume_from_checkpoint=last)
         metrics.update({f"{stage.name}_{k}": v for k, v in output.metrics.items()})
         if trainer.is_world_process_zero():
             state = {k: v.detach().cpu().contiguous().clone() for k, v in classifier.encoder.state_dict().items()}
-            save_file(state, str(done), metadata={"format": "pt"})
+            with atomic_path(done) as tmp:
+                save_file(state, str(tmp), metadata={"format": "pt"})
     if stages:
         _say(progress, f"phase {len(stages) + 1}/{len(stages) + 1}: {method.name} fine-tuning")
     return metrics

@@ -2,31 +2,39 @@
 
 Everything that can be wrong with the user's input (data, method, parameters, output folder) is
 checked before anything is written, so a failed run leaves no half-made model behind.
+
+Crash safety (``--resume`` after a kill at any moment): training resumes from the last *complete*
+Trainer checkpoint (``checkpoints.py``); at the end the model folder is published weights-last
+(``atomic.save_folder``), then the metrics files (atomically), and only then are the checkpoints
+removed (renamed aside first). So until the checkpoints are gone a resumed run redoes the end from
+the final checkpoint, and once they are gone the folder holds the whole result: ``--resume`` on it
+returns the finished run (after checking it was trained with the same settings) and trains nothing.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from .. import data as D
 from ..assets import default_encoder
+from ..atomic import remove_folder, write_json
 from ..errors import RobustuneError
 from ..evaluation import evaluate
 from ..methods import get_method
 from ..modeling import WEIGHTS_NAME, ModelSettings, RobustClassifier
+from .checkpoints import checkpoint_folders, last_complete_checkpoint
 from .config import TrainConfig
 from .features import Collator, EncodedDataset
 from .stages import run_stages, stage_folders
 from .trainer import RobustTrainer, TrainingModule
 
 CHECKPOINTS = "checkpoints"
+TRAIN_METRICS, EVAL_METRICS = "train_metrics.json", "eval_metrics.json"
 
 
 @dataclass
@@ -54,14 +62,20 @@ def load_training_data(config: TrainConfig) -> D.TextDataset:
     return data
 
 
+def _finished(out: Path) -> bool:
+    """The folder holds a run's whole result (its last step, removing the checkpoints, is done)."""
+    return (out / WEIGHTS_NAME).is_file() and (out / TRAIN_METRICS).is_file() and not (out / CHECKPOINTS).exists()
+
+
 def _check_output(config: TrainConfig) -> Path:
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise RobustuneError(f"{out}: exists and is not a folder")
-    if (out / WEIGHTS_NAME).exists() and not config.overwrite:
+    has_checkpoint = bool(checkpoint_folders(out / CHECKPOINTS) or stage_folders(out / CHECKPOINTS))
+    # --resume of a run killed while writing its outputs (checkpoints still there) or after (finished)
+    resumable = config.resume and (has_checkpoint or _finished(out))
+    if (out / WEIGHTS_NAME).exists() and not (config.overwrite or resumable):
         raise RobustuneError(f"{out}: already holds a model; pass --overwrite to replace it")
-    has_checkpoint = (out / CHECKPOINTS).is_dir() and (get_last_checkpoint(str(out / CHECKPOINTS))
-                                                        or stage_folders(out / CHECKPOINTS))
     if has_checkpoint and not (config.resume or config.overwrite):
         raise RobustuneError(f"{out}: holds checkpoints of an unfinished run; pass --resume to continue it "
                              "or --overwrite to start again")
@@ -73,22 +87,40 @@ RUN_RECORD = "run.json"
 _RESUMABLE_CHANGES = ("save_steps", "logging_steps")
 
 
+def _run_record(settings: dict) -> dict:
+    """What a run trains (data, sampling, method, schedule), from ModelSettings as a dict."""
+    return json.loads(json.dumps({"method": settings["method"], "method_params": settings["method_params"],
+                                  **{k: v for k, v in settings["training"].items() if k not in _RESUMABLE_CHANGES}}))
+
+
+def _check_same_run(where: Path, saved: dict, record: dict, what: str) -> None:
+    changed = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
+    if changed:
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {record.get(k)!r}" for k in changed[:4])
+        raise RobustuneError(f"{where}: --resume with other settings than the {what} ({details}); "
+                             "resume with the same ones, or pass --overwrite to start again")
+
+
 def _record_run(checkpoints: Path, settings: ModelSettings, resume: bool) -> None:
-    """Write what the run trains (data, sampling, method, schedule) beside its checkpoints; on
-    ``--resume`` refuse checkpoints of a run with other settings (they would load half-matching state)."""
-    record = json.loads(json.dumps({"method": settings.method, "method_params": settings.method_params,
-                                    **{k: v for k, v in settings.training.items() if k not in _RESUMABLE_CHANGES}}))
+    """Write what the run trains beside its checkpoints; on ``--resume`` refuse checkpoints of a run
+    with other settings (they would load half-matching state)."""
+    record = _run_record(settings.to_dict())
     path = checkpoints / RUN_RECORD
     if resume and path.is_file():
-        saved = json.loads(path.read_text())
-        changed = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
-        if changed:
-            details = ", ".join(f"{k}: {saved.get(k)!r} -> {record.get(k)!r}" for k in changed[:4])
-            raise RobustuneError(f"{checkpoints}: --resume with other settings than the interrupted run ({details}); "
-                                 "resume with the same ones, or pass --overwrite to start again")
+        _check_same_run(checkpoints, json.loads(path.read_text()), record, "interrupted run")
         return
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2))
+    write_json(path, record)
+
+
+def _finished_result(out: Path, settings: ModelSettings) -> "TrainResult":
+    """``--resume`` of a run that finished (killed at its very end, or run twice): its saved result."""
+    saved = json.loads((out / "config.json").read_text()).get("robustune", {})
+    _check_same_run(out, _run_record(saved), _run_record(settings.to_dict()), "finished run in the folder")
+    remove_folder(out / CHECKPOINTS)  # what a kill while deleting them left aside
+    model = RobustClassifier.from_pretrained(out)
+    eval_path = out / EVAL_METRICS
+    return TrainResult(model, out, json.loads((out / TRAIN_METRICS).read_text()),
+                       json.loads(eval_path.read_text()) if eval_path.is_file() else None)
 
 
 def training_args(config: TrainConfig, output_dir: Path, epochs: float | None = None, lr: float | None = None,
@@ -152,6 +184,8 @@ def train(config: TrainConfig | None = None, *, registry: dict | None = None, **
     )
     settings.training["model"] = config.model or default_encoder()
     settings.training["train_examples"] = len(train_data)
+    if config.resume and _finished(out):
+        return _finished_result(out, settings)
     classifier = RobustClassifier.from_encoder(settings.training["model"], settings, seed=config.seed)
     if config.reinit_top_layers:  # a defence against poisoned weights (backdoor/defenses.py)
         from ..backdoor.defenses import reinitialize_top_layers
@@ -162,8 +196,10 @@ def train(config: TrainConfig | None = None, *, registry: dict | None = None, **
     method.setup(classifier, train_set)
     module = TrainingModule(classifier, method)
 
-    if config.overwrite and out.exists():
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    if config.overwrite and out.exists():  # the old model stops being one before anything new is written
+        for name in (WEIGHTS_NAME, TRAIN_METRICS, EVAL_METRICS):
+            (out / name).unlink(missing_ok=True)
+        remove_folder(out / CHECKPOINTS)
     trainer_data, callbacks = train_set, []
     if config.adversarial:  # the Trainer sees the clean examples plus slots refilled by attacks each epoch
         from .adversarial import adversarial_augmentation
@@ -178,7 +214,7 @@ def train(config: TrainConfig | None = None, *, registry: dict | None = None, **
     args = training_args(config, out / CHECKPOINTS)
     trainer = RobustTrainer(model=module, args=args, train_dataset=trainer_data,
                             data_collator=Collator(classifier.tokenizer), callbacks=callbacks)
-    resume = get_last_checkpoint(str(out / CHECKPOINTS)) if config.resume and (out / CHECKPOINTS).is_dir() else None
+    resume = last_complete_checkpoint(out / CHECKPOINTS) if config.resume else None
     output = trainer.train(resume_from_checkpoint=resume)
 
     classifier.eval()
@@ -190,12 +226,12 @@ def train(config: TrainConfig | None = None, *, registry: dict | None = None, **
     eval_metrics = None
     if trainer.is_world_process_zero():  # under torchrun, one process writes
         classifier.save_pretrained(out)
-        (out / "train_metrics.json").write_text(json.dumps(train_metrics, indent=2))
+        write_json(out / TRAIN_METRICS, train_metrics)
         if eval_data is not None:
             eval_metrics = evaluate(classifier, eval_data, progress=config.progress)
-            (out / "eval_metrics.json").write_text(json.dumps(eval_metrics, indent=2))
+            write_json(out / EVAL_METRICS, eval_metrics)
         else:  # not the figures of a model this run overwrote
-            (out / "eval_metrics.json").unlink(missing_ok=True)
+            (out / EVAL_METRICS).unlink(missing_ok=True)
         if not config.keep_checkpoints:
-            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+            remove_folder(out / CHECKPOINTS)
     return TrainResult(classifier, out, train_metrics, eval_metrics)

@@ -14,6 +14,7 @@ from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
+from ..atomic import fault_point
 from ..methods import Method
 from ..modeling import RobustClassifier
 
@@ -68,6 +69,16 @@ class RobustTrainer(Trainer):
             logger.warning(f"keys missing from the checkpoint: {missing}")
         if load_result.unexpected_keys:
             logger.warning(f"unexpected keys in the checkpoint: {load_result.unexpected_keys}")
+
+    # Fault points inside a checkpoint save (weights written, the rest not yet), for the
+    # fault-injection tests; see atomic.py. Nothing happens without ROBUSTUNE_FAULT_LOG.
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        fault_point("checkpoint: weights written")
+        super()._save_optimizer_and_scheduler(output_dir)
+
+    def _save_rng_state(self, output_dir: str) -> None:
+        fault_point("checkpoint: optimizer written")
+        super()._save_rng_state(output_dir)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._term_count:
