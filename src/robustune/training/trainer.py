@@ -3,6 +3,11 @@
 The model the Trainer sees is a :class:`TrainingModule` — the classifier plus the method's own
 state — so checkpoints, resume, mixed precision and distributed training all come from Trainer
 unchanged. The loss is the sum of the method's named terms; each term is logged beside ``loss``.
+
+``train_loss`` in the metrics is the mean loss over *the whole run*: Trainer's own covers only the
+steps of the current process, so a resumed run reported another figure than an uninterrupted one.
+The running sum (float64, added in step order) is stored in each checkpoint's
+``trainer_state.json`` (``stateful_callbacks``), so a resumed run ends with the identical figure.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import TrainOutput
 from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
@@ -39,6 +45,9 @@ class _AfterStep(TrainerCallback):
         model.method.after_step(model.classifier)
 
 
+_RUN_LOSS = "robustune_run_loss"  # key in TrainerState.stateful_callbacks
+
+
 class RobustTrainer(Trainer):
     # compute_loss returns a per-batch mean, so Trainer divides it for gradient accumulation.
     loss_is_scaled_for_ga = False
@@ -48,11 +57,36 @@ class RobustTrainer(Trainer):
         self.add_callback(_AfterStep())
         self._term_sums: dict[str, torch.Tensor] = {}
         self._term_count = 0
+        self._loss_total: torch.Tensor | None = None  # the run's loss sum, from its start (resumes included)
+        self._loss_count = 0
+
+    def _run_loss(self) -> dict:
+        if self._loss_total is None:  # nothing trained by this process yet: what the checkpoint holds
+            return dict(self.state.stateful_callbacks.get(_RUN_LOSS, {"total": 0.0, "count": 0}))
+        return {"total": self._loss_total.item(), "count": self._loss_count}
+
+    def train(self, *args, **kwargs) -> TrainOutput:
+        output = super().train(*args, **kwargs)
+        run = self._run_loss()
+        if run["count"]:
+            output.metrics["train_loss"] = run["total"] / run["count"]
+            output = TrainOutput(output.global_step, output.metrics["train_loss"], output.metrics)
+        return output
+
+    def _save_checkpoint(self, model, trial) -> None:
+        self.state.stateful_callbacks[_RUN_LOSS] = self._run_loss()
+        super()._save_checkpoint(model, trial)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         loss = outputs.pop("loss")
         if model.training:
+            if self._loss_total is None:  # continue the sum of the checkpoint resumed from, if any
+                saved = self._run_loss()
+                self._loss_total = torch.tensor(saved["total"], dtype=torch.float64, device=loss.device)
+                self._loss_count = saved["count"]
+            self._loss_total += loss.detach().double()
+            self._loss_count += 1
             # Summed as tensors: a .item() per step would force a device sync on GPU.
             for name, value in outputs.items():
                 self._term_sums[name] = self._term_sums.get(name, 0) + value.detach().float()
