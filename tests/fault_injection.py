@@ -7,11 +7,12 @@ For each command (``train`` vanilla and three-phase, ``attack``, ``bench``, ``po
    (``robustune.atomic.fault_point``: inside atomic writes, model-folder saves, checkpoint saves,
    checkpoint removal, after each attacked example) and its duration;
 2. a chain of runs on a fresh folder: the first as the user typed it, the next ones with
-   ``--resume``, until one exits 0. The chain is killed with SIGKILL at seeded moments of two kinds:
-   at fault points (one kill drawn per kind of point the reference passed — the first lands exactly
-   on its kind, later ones at whatever point the resumed run reaches at that count) and at random
-   times (uniform over the reference's duration). Every run must end with exit status 0 or by the
-   kill, never with a traceback;
+   ``--resume``, until one exits 0. The chain is killed with SIGKILL at seeded moments: first at
+   fault points (seeded occurrences of a seeded sample of the kinds of point the reference passed,
+   in run order; in a resumed run, the next occurrence of the kind; kinds the chain has gone past
+   are not drawn, as a resumed run may never pass them again), then at random times (uniform over
+   the reference's duration; a delay longer than the run is no kill). Every run must end with exit
+   status 0 or by the kill, never with a traceback;
 3. the result — weights (a hash per tensor), metrics and output files, less wall-clock figures —
    must equal the reference's.
 
@@ -21,7 +22,7 @@ bundled MiniLM, each command in its own ``python -m robustune`` process (the ben
 per cell, as users run it), with at least 5 kills per command::
 
     python tests/fault_injection.py --data ../shared/datasets/sst2/train.tsv --test ../shared/datasets/sst2/test.tsv \
-        --work /tmp/fi [--kills 4 --time-kills 2]
+        --work /tmp/fi [--kills 5 --time-kills 2]
         [--commands train,train-three-phase,attack,bench,poison,mlm-build] [--seed 0]
 """
 
@@ -274,32 +275,54 @@ def run_command(command: Command, work: Path, runner: Runner, rng: random.Random
     names = points.read_text().splitlines() if points.is_file() else []
     outcome = Outcome(command.name, round(seconds, 2), len(names))
 
-    # One kill per kind of fault point (at a seeded occurrence of it), then a seeded sample of them.
-    by_kind: dict[str, list[int]] = {}
-    for count, name in enumerate(names, 1):
-        by_kind.setdefault(name, []).append(count)
-    at_points = sorted(rng.choice(counts) for counts in by_kind.values())
-    at_points = sorted(rng.sample(at_points, min(kills, len(at_points))))
+    # Kills at fault points first: at each step a seeded draw among the kinds of point the reference
+    # passed (at a seeded occurrence of each) that the chain has not yet gone past, the earliest of
+    # a sample as large as the kills left, so that they spread over the run in order. Then kills at
+    # random times (uniform over the reference's duration; one that comes after the run ends is none).
+    occurrences: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        occurrences.setdefault(name, []).append(position)
+    chosen = sorted((p[rng.randrange(len(p))], name) for name, p in occurrences.items())
     delays = [rng.uniform(0.05, 1.0) * seconds for _ in range(time_kills)]
 
     out, log, chain_points = folder / "killed", folder / "killed.log", folder / "killed.points"
-    env = {FAULT_LOG: str(chain_points), FAULT_KILL_AT: ",".join(map(str, at_points)) or "0"}
     argv = _fill(command.argv, out, victim)
-    count = lambda: len(chain_points.read_text().splitlines()) if chain_points.is_file() else 0  # noqa: E731
-    for attempt in range(len(at_points) + len(delays) + 3):
-        before, points_before = (len(log.read_text()) if log.is_file() else 0), count()
-        delay = delays[attempt] if attempt < len(delays) else None
+
+    def passed() -> list[str]:
+        return chain_points.read_text().splitlines() if chain_points.is_file() else []
+
+    def progress() -> int:
+        """Where in the reference's sequence of fault points the chain has got to (-1: nowhere)."""
+        chain = passed()
+        if not chain or chain[-1] not in occurrences:
+            return -1
+        seen = occurrences[chain[-1]]
+        return seen[min(chain.count(chain[-1]), len(seen)) - 1]
+
+    point_kills = 0
+    for attempt in range(kills + time_kills + 3):
+        env, target, delay = {FAULT_LOG: str(chain_points)}, None, None
+        ahead = [c for c in chosen if c[0] > progress()]  # a resumed run may never pass the others again
+        if point_kills < kills and ahead:
+            position, target = min(rng.sample(ahead, min(len(ahead), kills - point_kills)))
+            chosen.remove((position, target))
+            # its occurrence in a fresh run; in a resumed run, the next one
+            nth = occurrences[target].index(position) + 1 if not passed() else passed().count(target) + 1
+            env[FAULT_KILL_AT] = f"{target}#{nth}"
+            point_kills += 1
+        elif delays:
+            delay = delays.pop(0)
+        before = len(log.read_text()) if log.is_file() else 0
         rc = runner.run(argv if attempt == 0 else _resume_argv(argv), env, log, kill_after=delay)
         outcome.runs += 1
         text = log.read_text()[before:]
         if "Traceback" in text or rc not in (0, -signal.SIGKILL):
             raise AssertionError(f"{command.name}: run {attempt + 1} of the chain ended with {rc}:\n{text[-3000:]}")
-        if rc == -signal.SIGKILL:
-            reached = count()  # a run that reaches a count in at_points kills itself there
-            outcome.kills.append(f"at fault point #{reached}: {chain_points.read_text().splitlines()[-1]}"
-                                 if reached > points_before and reached in at_points else f"at {delay:.2f} s")
         if rc == 0:
             break
+        last = passed()[-1] if passed() else "none"
+        outcome.kills.append(f"at fault point {target!r}" if target is not None
+                             else f"at {delay:.2f} s (last fault point passed: {last!r})")
     else:
         raise AssertionError(f"{command.name}: did not finish after {outcome.runs} runs")
     reference, resumed = command.result(ref_out), command.result(out)
@@ -334,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(e.g. ../shared/datasets/sst2/test.tsv)")
     parser.add_argument("--work", required=True, help="scratch folder (emptied per command)")
     parser.add_argument("--rows", type=int, default=96, help="training rows per command (default: 96)")
-    parser.add_argument("--kills", type=int, default=4, help="kills at fault points per command (default: 4)")
+    parser.add_argument("--kills", type=int, default=5, help="kills at fault points per command (default: 5)")
     parser.add_argument("--time-kills", type=int, default=2, help="kills at random times per command (default: 2)")
     parser.add_argument("--commands", help="comma-separated subset of the commands")
     parser.add_argument("--seed", type=int, default=0)

@@ -49,8 +49,7 @@ def test_reproduction_kill_while_a_checkpoint_is_written(toy, tiny_encoder, tmp_
     assert runner.run(argv, {}, tmp_path / "ref.log") == 0
     points = tmp_path / "points"
     argv = [a.replace("{out}", str(out)) for a in command.argv]
-    # fault points of a run: 1 run.json, then per checkpoint "weights written", "optimizer written"
-    env = {FAULT_LOG: str(points), FAULT_KILL_AT: "4"}
+    env = {FAULT_LOG: str(points), FAULT_KILL_AT: "checkpoint: weights written#2"}
     assert runner.run(argv, env, tmp_path / "killed.log") == -9
     assert points.read_text().splitlines()[-1] == "checkpoint: weights written"
     assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-6"]
@@ -95,7 +94,7 @@ def test_a_model_folder_killed_mid_save_is_not_a_model(tmp_path, monkeypatch):
         (staging / "model.safetensors").write_text("new")
 
     def die(name):
-        if name.endswith("before model.safetensors"):
+        if name == "save model.safetensors: the other files in place":
             raise KeyboardInterrupt  # stands for the kill
 
     monkeypatch.setattr(atomic, "fault_point", die)

@@ -18,9 +18,9 @@ operating system crashing before its page cache reaches the disk (nothing is fsy
 Fault injection (tests and ``bench/fault_injection.py``): :func:`fault_point` marks the moments
 inside writes and checkpoint saves where a kill is most harmful. With ``ROBUSTUNE_FAULT_LOG=FILE``
 set, each fault point appends its name to FILE (shared by all processes of a run, the bench's cell
-workers included, and by the runs that resume it); with ``ROBUSTUNE_FAULT_KILL_AT=N[,M...]`` also
-set, the process SIGKILLs itself when FILE reaches N (or M, ...) lines. Without the variables a
-fault point does nothing.
+workers included, and by the runs that resume it); with ``ROBUSTUNE_FAULT_KILL_AT=NAME#N`` also
+set, the process SIGKILLs itself the N-th time (counted in FILE) it passes the fault point NAME.
+Without the variables a fault point does nothing.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ def fault_point(name: str) -> None:
         return
     with open(log, "a", encoding="utf-8") as f:  # O_APPEND: lines of several processes do not mix
         f.write(f"{name}\n")
-    kill_at = os.environ.get(FAULT_KILL_AT)
-    if kill_at:
+    target, _, nth = os.environ.get(FAULT_KILL_AT, "").rpartition("#")
+    if target == name:
         with open(log, encoding="utf-8") as f:
-            count = sum(1 for _ in f)
-        if count in {int(k) for k in kill_at.split(",")}:
+            passed = sum(line.rstrip("\n") == name for line in f)
+        if passed == int(nth):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -93,14 +93,14 @@ def save_folder(directory: str | Path, save: Callable[[Path], None], last: str) 
     save(staging)
     if not (staging / last).is_file():
         raise RuntimeError(f"{staging}: the save wrote no {last}")
-    fault_point(f"save {directory.name}: staged")
+    fault_point(f"save {last}: staged")
     (directory / last).unlink(missing_ok=True)
     for item in sorted(staging.iterdir()):
         if item.name != last:
             if (directory / item.name).is_dir():
                 shutil.rmtree(directory / item.name)
             os.replace(item, directory / item.name)
-    fault_point(f"save {directory.name}: before {last}")
+    fault_point(f"save {last}: the other files in place")
     os.replace(staging / last, directory / last)
     staging.rmdir()
 
