@@ -48,7 +48,8 @@ def run_stages(method: Method, classifier: RobustClassifier, train_set, *, seed:
         title = f"phase {number}/{len(stages) + 1}: {stage.name} ({len(stage.dataset)} examples)"
         if resume and done.is_file():
             classifier.encoder.load_state_dict(load_file(str(done)))
-            metrics.update(json.loads((folder / METRICS_NAME).read_text()))
+            if (folder / METRICS_NAME).is_file():  # checkpoints written before stage metrics were saved lack it
+                metrics.update(json.loads((folder / METRICS_NAME).read_text()))
             _say(progress, f"{title}: finished earlier, encoder loaded from {done}")
             continue
         _say(progress, title)
