@@ -105,12 +105,13 @@ def save_folder(directory: str | Path, save: Callable[[Path], None], last: str) 
     staging.rmdir()
 
 
-def remove_folder(folder: str | Path) -> None:
-    """Delete a folder so that a kill midway leaves it whole or gone: renamed aside first, then deleted."""
+def remove_folder(folder: str | Path, what: str | None = None) -> None:
+    """Delete a folder so that a kill midway leaves it whole or gone: renamed aside first, then deleted.
+    ``what`` names it in the fault point when its own name varies from run to run."""
     folder = Path(folder)
     trash = folder.with_name(folder.name + ".deleting")
     shutil.rmtree(trash, ignore_errors=True)
     if folder.exists():
         os.replace(folder, trash)
-        fault_point(f"remove {folder.name}")
+        fault_point(f"remove {what or folder.name}")
         shutil.rmtree(trash, ignore_errors=True)

@@ -80,6 +80,20 @@ def _export_encoder(encoder, tokenizer, folder: Path) -> None:
     tokenizer.save_pretrained(folder)
 
 
+def _finished(config: PoisonConfig, out: Path, work: Path, tokens: list[str]) -> dict:
+    """``--resume`` of a run whose output is in place: its record, if it was made with the same settings."""
+    record = json.loads((out / RECORD_NAME).read_text())
+    now = {"method": config.method, "trigger": " ".join(tokens), "mode": config.mode, "data": config.data,
+           "target_label": config.target_label, "poison_rate": config.poison_rate,
+           "schedule": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "max_length", "pooling", "seed")}}
+    changed = sorted(k for k in now if record.get(k) != now[k])
+    if changed:
+        raise RobustuneError(f"{out}: --resume, but it holds a poisoned encoder made with other settings "
+                             f"({', '.join(changed)}); pass --overwrite to replace it")
+    remove_folder(work, what="the work folder")
+    return record
+
+
 def poison(config: PoisonConfig) -> dict:
     """Poison ``config.model`` and save it to ``config.output_dir``; returns the record (poison.json)."""
     tokens = parse_trigger(config.trigger)
@@ -92,8 +106,7 @@ def poison(config: PoisonConfig) -> dict:
     if config.resume and config.overwrite:
         raise RobustuneError("--resume and --overwrite exclude each other")
     if config.resume and (out / RECORD_NAME).is_file():  # killed after the output was in place
-        remove_folder(work)
-        return json.loads((out / RECORD_NAME).read_text())
+        return _finished(config, out, work, tokens)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not config.overwrite:
         raise RobustuneError(f"{out}: exists and is not empty; pass --overwrite to replace it")
     if work.exists() and not (config.resume or config.overwrite):
@@ -114,7 +127,7 @@ def poison(config: PoisonConfig) -> dict:
 
     if config.overwrite:  # the old output stops counting as finished (a later --resume must not return it)
         (out / RECORD_NAME).unlink(missing_ok=True)
-        remove_folder(work)
+        remove_folder(work, what="the work folder")
     work.mkdir(parents=True, exist_ok=True)
     # The path of the rows is part of the classifier's run record: the same on every resume.
     rows = work / "poisoned.jsonl"
@@ -145,11 +158,11 @@ def poison(config: PoisonConfig) -> dict:
         _export_encoder(result.model.encoder, result.model.tokenizer, export)
         write_json(export / RECORD_NAME, record)  # last: the folder is complete once it has it
         if out.exists():
-            remove_folder(out)
+            remove_folder(out, what="the old output")
         export.rename(out)
     except Exception:  # an error of a fresh run leaves nothing behind; Ctrl-C keeps the work for --resume
         if not config.resume:
             shutil.rmtree(work, ignore_errors=True)
         raise
-    remove_folder(work)
+    remove_folder(work, what="the work folder")
     return record
