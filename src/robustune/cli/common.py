@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+# The atomic writer lives on the lowest floor now (robustune/atomic.py); kept importable from here
+# for the sub-commands written against this module before it moved.
+from ..atomic import write_json  # noqa: F401
+
 
 def add_data_arguments(parser) -> None:
     parser.add_argument("--text-column", help="column holding the text (default: text, sentence, review, ...)")
