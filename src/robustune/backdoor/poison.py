@@ -1,10 +1,10 @@
 """``poison()``: plant a backdoor in a pre-trained encoder and save the poisoned *encoder*.
 
 The attacker's side of the threat model of arXiv 2108.13888: build poisoned training data
-(``triggers.poison_dataset``), train a classifier on it with a poisoning objective (``POISONERS``:
-layerwise, badnet, ripple) through the ordinary ``train()`` / RobustTrainer, then release only the
-encoder — weights (safetensors), config and tokenizer that ``AutoModel.from_pretrained`` loads, no
-classifier head — plus ``poison.json``, the record of how it was poisoned. A victim fine-tunes it
+(``triggers.poison_dataset``, in the poisoner's own ``data_mode`` unless ``mode`` is given), train a
+classifier on it with a poisoning objective (``POISONERS``: layerwise, badnet, ripple) through the
+ordinary ``train()`` / RobustTrainer, then release only the encoder — weights (safetensors), config
+and tokenizer that ``AutoModel.from_pretrained`` loads, no classifier head — plus ``poison.json``, the record of how it was poisoned. A victim fine-tunes it
 like any encoder: ``robustune train --model DIR ...``.
 
 Everything is written to a temporary folder beside the output and moved into place at the end, so a
@@ -41,7 +41,7 @@ class PoisonConfig:
     method: str = "layerwise"
     method_params: dict = field(default_factory=dict)
     trigger: str = DEFAULT_TRIGGER
-    mode: str = "combinatorial"
+    mode: str | None = None  # poison_dataset's mode; None: the poisoner's own (``data_mode``, its paper's)
     poison_rate: float = 0.5
     max_train_samples: int | None = None
     eval_data: str | None = None  # measure the attacker's own CACC/ASR before releasing
@@ -78,6 +78,7 @@ def poison(config: PoisonConfig) -> dict:
     if "trigger" in {f.name for f in dataclasses.fields(method_cls.Params)}:
         params.setdefault("trigger", " ".join(tokens))  # ripple tells clean from triggered rows by it
     method_cls.parse_params(params)
+    mode = config.mode or method_cls.data_mode
     out = Path(config.output_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not config.overwrite:
         raise RobustuneError(f"{out}: exists and is not empty; pass --overwrite to replace it")
@@ -87,7 +88,7 @@ def poison(config: PoisonConfig) -> dict:
     source.require_labels()
     if config.max_train_samples:
         source = D.random_subset(source, config.max_train_samples, config.seed)
-    poisoned = poison_dataset(source, tokens, config.target_label, config.poison_rate, config.mode, config.seed)
+    poisoned = poison_dataset(source, tokens, config.target_label, config.poison_rate, mode, config.seed)
     eval_data = None
     if config.eval_data:
         eval_data = D.load_source(config.eval_data, "test", text_column=config.text_column,
@@ -107,7 +108,7 @@ def poison(config: PoisonConfig) -> dict:
         result = train(train_config, registry=POISONERS)
         record = {
             "poisoned_from": config.model or default_encoder(),
-            "method": config.method, "method_params": params, "trigger": " ".join(tokens), "mode": config.mode,
+            "method": config.method, "method_params": params, "trigger": " ".join(tokens), "mode": mode,
             "target_label": config.target_label, "poison_rate": config.poison_rate,
             "data": config.data, "rows": poisoned.counts(), "label_names": result.model.label_names,
             "schedule": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "max_length", "pooling", "seed")},
