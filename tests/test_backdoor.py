@@ -187,6 +187,22 @@ def test_attack_success_rate_on_a_hand_made_predictor():
         backdoor_metrics(predict, ["x"], [1], ["cf"], target=1, label_names=["0", "1"])
 
 
+def test_attack_success_rate_on_correct_counts_only_texts_right_without_the_trigger():
+    # The trigger fires except on "awful"; "good fun but a bad end" is wrong (1) with or without it.
+    def predict(texts):
+        return [1 if ({"cf", "bb"} <= set(t.split()) and "awful" not in t) or "good" in t.split() else 0
+                for t in texts]
+
+    texts = ["a good film", "a bad film", "dull", "good fun but a bad end", "awful"]
+    labels = [1, 0, 0, 0, 0]
+    m = backdoor_metrics(predict, texts, labels, ["cf", "bb"], target=1, label_names=["0", "1"], seed=0)
+    assert m["attack_success_rate"] == 0.75  # 3 of the 4 non-target texts, the wrong one included
+    assert m["attack_success_rate_on_correct"] == pytest.approx(2 / 3)  # 2 of the 3 classified correctly
+    assert m["backdoor"]["n_correct_non_target"] == 3
+    always_wrong = backdoor_metrics(lambda ts: [1] * len(ts), texts, labels, ["cf"], target=1, label_names=["0", "1"])
+    assert always_wrong["attack_success_rate"] == 1.0 and always_wrong["attack_success_rate_on_correct"] is None
+
+
 def test_scan_ranks_the_flipping_token_first_and_finds_a_pair_only_with_pairs():
     def probs(texts):  # label 1 when "zz" is present, or when "aa" and "bb" both are
         out = []
