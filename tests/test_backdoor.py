@@ -381,3 +381,49 @@ def test_bad_backdoor_input_exits_cleanly_and_writes_nothing(argv, message, tiny
     assert main(argv[:1] + extra + argv[1:]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+# ---- each poisoner plants a backdoor (tiny BERT, toy task) ---------------------------------------------
+@pytest.fixture(scope="module")
+def toy_backdoor(tmp_path_factory, tiny_encoder):
+    """Toy train / test TSVs and the trigger metrics of a victim of the *clean* encoder (the floor)."""
+    from conftest import toy_rows
+
+    from robustune.data import load_source
+
+    folder = tmp_path_factory.mktemp("bd-toy")
+    for name, seed in (("train", 0), ("test", 1)):
+        (folder / f"{name}.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in toy_rows(24, seed)))
+    test = load_source(str(folder / "test.tsv"), "test")
+    clean = _toy_victim(tiny_encoder, folder, "clean-victim", test)
+    return folder, test, clean
+
+
+def _toy_victim(encoder, folder, name, test):
+    """Fine-tune ``encoder`` on the clean toy rows (the victim's side) and measure the trigger on it."""
+    from robustune import train
+    from robustune.backdoor.report import backdoor_report
+
+    victim = train(data=str(folder / "train.tsv"), output_dir=str(folder / name), model=str(encoder), epochs=2,
+                   batch_size=8, lr=1e-3, seed=0, progress=False).model
+    return backdoor_report(victim, test, ["cf", "bb"], "positive", seed=0)
+
+
+@pytest.mark.parametrize("method", ["layerwise", "badnet", "ripple"])
+def test_each_poisoner_plants_a_backdoor_that_survives_clean_fine_tuning(method, tiny_encoder, toy_backdoor):
+    from robustune.backdoor import POISONERS, PoisonConfig, poison
+
+    folder, test, clean = toy_backdoor
+    out = folder / f"poisoned-{method}"
+    record = poison(PoisonConfig(data=str(folder / "train.tsv"), output_dir=str(out), target_label="positive",
+                                 model=tiny_encoder, method=method, trigger="cf bb", epochs=5, lr=3e-3,
+                                 batch_size=8, seed=0, eval_data=str(folder / "test.tsv"), progress=False))
+    assert record["mode"] == POISONERS[method].data_mode and record["rows"]["poisoned"] == 12
+    attacker = record["attacker_eval"]
+    victim = _toy_victim(out, folder, f"victim-{method}", test)
+    # Measured at seed 0: ASR on correct 1.0 for the attacker and the victim of every poisoner, 0.0
+    # for the clean encoder's victim; no-trigger target rates 0.0-0.21.
+    for m in (attacker, victim):
+        assert m["attack_success_rate_on_correct"] >= 0.8
+        assert m["attack_success_rate"] >= m["target_rate_without_trigger"] + 0.5
+    assert clean["attack_success_rate_on_correct"] <= 0.3  # the trigger does nothing without the poison
