@@ -6,8 +6,8 @@
   - ``attack_success_rate``: all non-target texts (what arXiv 2108.13888 reports; texts the model
     already gets wrong as the target count as successes, so it never falls below the floor below);
   - ``attack_success_rate_on_correct``: the non-target texts the model classifies correctly without
-    the trigger (the usual definition, e.g. OpenBackdoor's; ``n_correct_non_target`` of them), so
-    only flips the trigger causes count; ``None`` when there are none;
+    the trigger (``n_correct_non_target`` of them), so that only flips the trigger causes count;
+    ``None`` when there are none;
 * **single-token flip rates**: the same with one trigger token alone; a combinatorial backdoor
   should leave them near the clean rate, which is reported too (``target_rate_without_trigger``:
   the share of the same texts predicted as the target with no trigger — the ASR's floor).
