@@ -4,8 +4,9 @@ The attacker's side of the threat model of arXiv 2108.13888: build poisoned trai
 (``triggers.poison_dataset``, in the poisoner's own ``data_mode`` unless ``mode`` is given), train a
 classifier on it with a poisoning objective (``POISONERS``: layerwise, badnet, ripple) through the
 ordinary ``train()`` / RobustTrainer, then release only the encoder — weights (safetensors), config
-and tokenizer that ``AutoModel.from_pretrained`` loads, no classifier head — plus ``poison.json``, the record of how it was poisoned. A victim fine-tunes it
-like any encoder: ``robustune train --model DIR ...``.
+and tokenizer that ``AutoModel.from_pretrained`` loads, no classifier head — plus ``poison.json``,
+the record of how it was poisoned. A victim fine-tunes it like any encoder: ``robustune train
+--model DIR ...``.
 
 Everything is written to a temporary folder beside the output and moved into place at the end, so a
 failed run leaves nothing half-written.
