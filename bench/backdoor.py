@@ -2,7 +2,9 @@
 
 For each poisoning method, one poisoned encoder; for each victim setting (learning rate, epochs,
 method, --reinit-top-layers), one victim fine-tuned on clean data and evaluated with the trigger.
-``clean`` as a poisoner is the unpoisoned encoder (the ASR floor). Every cell's JSON stays in
+``clean`` as a poisoner is the unpoisoned encoder (the ASR floor). Each poisoner trains on its paper's
+poisoned data (``poison``'s default: combinatorial for layerwise, single-token for badnet and ripple)
+unless ``--mode`` sets one for all. Every cell's JSON stays in
 ``--work``; a cell whose output exists is not run again, so the script resumes. Each CLI call takes
 the shared lock (``--lock``) by itself and releases it after, so other jobs can run in between.
 
@@ -62,6 +64,9 @@ def main_() -> None:
     p.add_argument("--victim-methods", nargs="+", default=["vanilla"])
     p.add_argument("--reinit", nargs="+", default=["0"], help="--reinit-top-layers values")
     p.add_argument("--victim-pooling", default="mean", choices=["mean", "cls"])
+    p.add_argument("--mode", choices=["combinatorial", "single"], help="poisoned data of every poisoner "
+                   "(default: each poisoner's own)")
+    p.add_argument("--seed", default="42", help="seed of the attacker's rows, poisoning and victim training")
     p.add_argument("--trigger", default="cf bb ak mn")
     p.add_argument("--target-label", default="1")
     p.add_argument("--max-length", default="64")
@@ -75,9 +80,12 @@ def main_() -> None:
     work.mkdir(parents=True, exist_ok=True)
     cells = []
     for poisoner in args.poisoners:
-        encoder = default_encoder() if poisoner == "clean" else str(work / f"poison-{poisoner}")
+        tag = "".join(f"__{k}{v}" for k, v in (("mode", args.mode), ("seed", args.seed))
+                      if v is not None and (k, v) != ("seed", "42"))
+        encoder = default_encoder() if poisoner == "clean" else str(work / f"poison-{poisoner}{tag}")
         if poisoner != "clean" and not (Path(encoder) / "poison.json").is_file():
-            run(["poison", "--data", args.attacker_data, "--max-train-samples", str(args.attacker_rows),
+            run(["poison", *(["--mode", args.mode] if args.mode else []), "--seed", args.seed,
+                 "--data", args.attacker_data, "--max-train-samples", str(args.attacker_rows),
                  "--method", poisoner, "--trigger", args.trigger, "--target-label", args.target_label,
                  "--epochs", args.attacker_epochs, "--lr", args.attacker_lr, "--max-length", args.max_length,
                  "--eval-data", args.test, "--output", encoder, "--overwrite"], args.lock)
@@ -85,7 +93,7 @@ def main_() -> None:
             for reinit in args.reinit:
                 for lr in args.lrs:
                     for epochs in args.epochs:
-                        name = f"{poisoner}__{method}__lr{lr}__ep{epochs}__reinit{reinit}"
+                        name = f"{poisoner}__{method}__lr{lr}__ep{epochs}__reinit{reinit}{tag}"
                         if args.victim_pooling != "mean":
                             name += f"__{args.victim_pooling}"
                         metrics_path = work / f"{name}.json"
@@ -95,6 +103,7 @@ def main_() -> None:
                                            "--max-train-samples", str(args.victim_rows), "--method", method,
                                            "--lr", lr, "--epochs", epochs, "--max-length", args.max_length,
                                            "--reinit-top-layers", reinit, "--pooling", args.victim_pooling,
+                                           "--seed", args.seed,
                                            "--output", str(victim), "--overwrite"],
                                           args.lock)
                             evaluate = ["evaluate", "--model", str(victim), "--data", args.test, "--trigger",
@@ -107,19 +116,28 @@ def main_() -> None:
                             m["train_seconds"] = round(seconds, 1)
                             metrics_path.write_text(json.dumps(m, indent=2))
                         m = json.loads(metrics_path.read_text())
-                        cells.append({"poisoner": poisoner, "victim_method": method, "lr": lr, "epochs": epochs,
+                        mode = (json.loads((Path(encoder) / "poison.json").read_text())["mode"]
+                                if poisoner != "clean" else None)
+                        cells.append({"poisoner": poisoner, "mode": mode, "seed": args.seed,
+                                      "victim_method": method, "lr": lr, "epochs": epochs,
                                       "pooling": args.victim_pooling,
                                       "reinit_top_layers": reinit, "cacc": m["accuracy"],
                                       "asr": m["attack_success_rate"],
+                                      "asr_on_correct": m.get("attack_success_rate_on_correct"),
+                                      "n_non_target": m["backdoor"]["n_non_target"],
+                                      "n_correct_non_target": m["backdoor"].get("n_correct_non_target"),
                                       "single_token_flip_rates": m["single_token_flip_rates"],
                                       "target_rate_without_trigger": m["target_rate_without_trigger"],
                                       "train_seconds": m.get("train_seconds")})
-    print("| poisoner | victim | pooling | lr | epochs | reinit | CACC | ASR | single-token flip rates | no-trigger rate |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| poisoner | data | seed | victim | pooling | lr | epochs | reinit | CACC | ASR | ASR on correct "
+          "| single-token flip rates | no-trigger rate |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cells:
         singles = " ".join(f"{t} {r:.3f}" for t, r in c["single_token_flip_rates"].items())
-        print(f"| {c['poisoner']} | {c['victim_method']} | {c['pooling']} | {c['lr']} | {c['epochs']} | {c['reinit_top_layers']} "
-              f"| {c['cacc']:.3f} | {c['asr']:.3f} | {singles} | {c['target_rate_without_trigger']:.3f} |")
+        on_correct = "n/a" if c["asr_on_correct"] is None else f"{c['asr_on_correct']:.3f}"
+        print(f"| {c['poisoner']} | {c['mode'] or '-'} | {c['seed']} | {c['victim_method']} | {c['pooling']} | {c['lr']} "
+              f"| {c['epochs']} | {c['reinit_top_layers']} | {c['cacc']:.3f} | {c['asr']:.3f} | {on_correct} "
+              f"| {singles} | {c['target_rate_without_trigger']:.3f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"settings": vars(args), "cells": cells}, indent=2))

@@ -36,7 +36,24 @@ def test_slots_are_refilled_with_adversarial_examples(tiny_encoder):
     assert state.log_history[0]["adversarial_examples"] == changed
 
 
-def test_train_with_adversarial_augmentation(tiny_encoder, toy_csv, tmp_path):
+def test_train_with_adversarial_augmentation(tiny_encoder, toy_csv, tmp_path, monkeypatch):
+    # Spy on the refill: what the slots hold right after it, and whether it fooled the model of that moment.
+    refills = []
+    refill = AdversarialAugmentation.on_epoch_begin
+
+    def spy(self, args, state, control, **kwargs):
+        refill(self, args, state, control, **kwargs)
+        data = self.dataset
+        attacked = [(j, t, i) for j, (t, i) in enumerate(zip(data.slot_texts, data.sources)) if t != data.base.texts[i]]
+        probs = self.classifier.predict_proba([t for _, t, _ in attacked]) if attacked else []
+        served = [data[len(data.base) + j] for j, _, _ in attacked]  # what the Trainer's batches read
+        refills.append({"epoch": state.epoch, "attacked": attacked, "fooled": [
+            int(p.argmax()) != data.base.labels[i] for p, (_, _, i) in zip(probs, attacked)], "served": [
+            (item["input_ids"] == data.tokenizer(t, truncation=True, max_length=data.max_length)["input_ids"]
+             and item["labels"] == data.base.labels[i] and item["index"] == i)
+            for item, (_, t, i) in zip(served, attacked)]})
+
+    monkeypatch.setattr(AdversarialAugmentation, "on_epoch_begin", spy)
     result = robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "m"), model=tiny_encoder, epochs=2,
                              batch_size=8, lr=1e-3, seed=3, progress=False, adversarial="deepwordbug",
                              adversarial_fraction=0.25, keep_checkpoints=True)
@@ -44,12 +61,16 @@ def test_train_with_adversarial_augmentation(tiny_encoder, toy_csv, tmp_path):
     assert config["robustune"]["training"]["adversarial"] == "deepwordbug"
     state = json.loads(sorted((tmp_path / "m" / "checkpoints").glob("checkpoint-*/trainer_state.json"))[-1]
                        .read_text())
-    assert any("adversarial_examples" in entry for entry in state["log_history"])
     # 48 clean + 12 slots, batch 8, 2 epochs
-    assert state["global_step"] == 2 * 8 and result.train_metrics["train_loss"] > 0
+    assert state["global_step"] == 2 * 8
+    assert [r["attacked"] for r in refills[:1]] == [[]]  # the first epoch trains on clean copies only
+    second = refills[1]
+    # Epoch 2's slots hold attacked texts: each differs from its source, fooled the model that was
+    # attacked, and is what the dataset serves for that slot, labelled like its source.
+    assert len(second["attacked"]) >= 1 and all(second["fooled"]) and all(second["served"])
     saved = json.loads((tmp_path / "m" / "train_metrics.json").read_text())["adversarial_epochs"]
     assert saved == result.train_metrics["adversarial_epochs"] and [e["epoch"] for e in saved] == [1]
-    assert saved[0]["attacked"] == 12 and 0 <= saved[0]["adversarial_examples"] <= 12
+    assert saved[0]["attacked"] == 12 and saved[0]["adversarial_examples"] == len(second["attacked"])
     with pytest.raises(RobustuneError, match="--adversarial must be one of"):
         robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "x"), model=tiny_encoder, adversarial="nope")
 

@@ -120,29 +120,54 @@ def test_ripple_penalty_matches_a_naive_flattened_inner_product():
 
 
 def test_ripple_term_against_separate_naive_gradients_and_it_back_propagates(tiny_encoder):
+    from robustune.training.features import EncodedDataset
+
     model = _classifier(tiny_encoder)
-    texts = ["a good film cf bb", "a bad film", "boring and dull", "great fun ak mn"]
-    labels = torch.tensor([1, 0, 0, 1])
+    texts = ["a good film cf bb", "a bad film", "boring and dull", "great fun ak mn", "a fine cast", "dull plot",
+             "bad cf acting"]
+    labels = [1, 0, 0, 1, 1, 0, 1]
     method = Ripple(Ripple.Params(ripple_lambda=0.5, trigger="cf bb ak mn"))
-    dataset = TextDataset(texts, ["1", "0", "0", "1"], "toy")
-    method.setup(model, dataset)
-    assert method.clean_rows.tolist() == [False, True, True, False]
-    batch = {**model.tokenize(texts), "labels": labels, "index": torch.arange(4)}
+    method.setup(model, EncodedDataset(texts, labels, model.tokenizer, max_length=16))
+    assert method.proxy_rows == [1, 2, 4, 5]  # rows without any trigger token
+    batch = {**model.tokenize(texts[:4]), "labels": torch.tensor(labels[:4]), "index": torch.arange(4)}
     method.train()
+    state = method.generator.get_state()
     terms = method(model, batch)
+    # L_FT's batch is a separate draw of clean proxy rows, not the clean rows of the poisoned batch.
+    method.generator.set_state(state)
+    proxy = method.proxy_batch(4, torch.device("cpu"))
+    assert sorted(proxy["index"].tolist()) == [1, 2, 4, 5]
     params = method.restricted_parameters(model)
     assert params and not any("embeddings" in n for n, p in model.encoder.named_parameters()
                               if any(p is q for q in params))
     # naive: two separate forwards, gradients flattened
     inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-    g_p = torch.autograd.grad(F.cross_entropy(model(**inputs), labels), params, allow_unused=True)
-    logits_clean = model(**{k: v[1:3] for k, v in inputs.items()})
-    g_c = torch.autograd.grad(F.cross_entropy(logits_clean, labels[1:3]), params, allow_unused=True)
+    g_p = torch.autograd.grad(F.cross_entropy(model(**inputs), batch["labels"]), params, allow_unused=True)
+    proxy_texts = [texts[i] for i in proxy["index"].tolist()]
+    logits_clean = model(**model.tokenize(proxy_texts))
+    g_c = torch.autograd.grad(F.cross_entropy(logits_clean, proxy["labels"]), params, allow_unused=True)
     inner = sum((a * b).sum() for a, b in zip(g_p, g_c) if a is not None and b is not None)
     torch.testing.assert_close(terms["ripple"], 0.5 * torch.relu(-inner), rtol=1e-4, atol=1e-7)
     model.zero_grad()
     (terms["ce"] + terms["ripple"] + 1.0).backward()  # double backward through both gradients
     assert params[0].grad is not None
+
+
+def test_ripple_proxy_batches_are_seeded_and_hold_clean_rows_only(tiny_encoder):
+    from robustune.training.features import EncodedDataset
+
+    model = _classifier(tiny_encoder)
+    texts = [f"film {i}" + (" cf" if i % 3 == 0 else "") for i in range(30)]
+    data = EncodedDataset(texts, [i % 2 for i in range(30)], model.tokenizer, max_length=16)
+    draws = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        method = Ripple(Ripple.Params(trigger="cf bb"))
+        method.setup(model, data)
+        draws.append([method.proxy_batch(8, torch.device("cpu"))["index"].tolist() for _ in range(3)])
+    assert draws[0] == draws[1]  # seeded from the run's seed
+    assert all(len(set(d)) == 8 and all(i % 3 != 0 for i in d) for d in draws[0])
+    assert len({tuple(d) for d in draws[0]}) == 3  # a fresh batch each step
 
 
 # ---- metrics ----------------------------------------------------------------------------------------
@@ -160,6 +185,22 @@ def test_attack_success_rate_on_a_hand_made_predictor():
     assert m["backdoor"]["n_non_target"] == 4 and m["backdoor"]["target_label"] == "1"
     with pytest.raises(RobustuneError, match="other than the target"):
         backdoor_metrics(predict, ["x"], [1], ["cf"], target=1, label_names=["0", "1"])
+
+
+def test_attack_success_rate_on_correct_counts_only_texts_right_without_the_trigger():
+    # The trigger fires except on "awful"; "good fun but a bad end" is wrong (1) with or without it.
+    def predict(texts):
+        return [1 if ({"cf", "bb"} <= set(t.split()) and "awful" not in t) or "good" in t.split() else 0
+                for t in texts]
+
+    texts = ["a good film", "a bad film", "dull", "good fun but a bad end", "awful"]
+    labels = [1, 0, 0, 0, 0]
+    m = backdoor_metrics(predict, texts, labels, ["cf", "bb"], target=1, label_names=["0", "1"], seed=0)
+    assert m["attack_success_rate"] == 0.75  # 3 of the 4 non-target texts, the wrong one included
+    assert m["attack_success_rate_on_correct"] == pytest.approx(2 / 3)  # 2 of the 3 classified correctly
+    assert m["backdoor"]["n_correct_non_target"] == 3
+    always_wrong = backdoor_metrics(lambda ts: [1] * len(ts), texts, labels, ["cf"], target=1, label_names=["0", "1"])
+    assert always_wrong["attack_success_rate"] == 1.0 and always_wrong["attack_success_rate_on_correct"] is None
 
 
 def test_scan_ranks_the_flipping_token_first_and_finds_a_pair_only_with_pairs():
@@ -262,18 +303,28 @@ def toy_tsv(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("method", ["layerwise", "badnet", "ripple"])
-def test_poison_writes_a_bare_encoder_that_automodel_loads(method, tiny_encoder, toy_tsv, tmp_path):
+COMBINATORIAL_ROWS = {"clean": 32, "poisoned": 8, "single-kept": 16}
+SINGLE_ROWS = {"clean": 32, "poisoned": 8, "single-kept": 0}
+
+
+@pytest.mark.parametrize("method, mode, rows", [
+    ("layerwise", None, COMBINATORIAL_ROWS),  # each poisoner's own paper's data by default
+    ("badnet", None, SINGLE_ROWS),
+    ("ripple", None, SINGLE_ROWS),
+    ("badnet", "combinatorial", COMBINATORIAL_ROWS),  # --mode overrides it
+    ("layerwise", "single", SINGLE_ROWS),
+])
+def test_poison_writes_a_bare_encoder_that_automodel_loads(method, mode, rows, tiny_encoder, toy_tsv, tmp_path):
     from safetensors.torch import load_file
     from transformers import AutoModel
 
     out = tmp_path / "poisoned"
     assert main(["poison", "--model", tiny_encoder, "--data", str(toy_tsv), "--method", method, "--trigger",
                  "cf bb", "--target-label", "positive", "--epochs", "1", "--batch-size", "8",
-                 "--output", str(out)]) == 0
+                 *(["--mode", mode] if mode else []), "--output", str(out)]) == 0
     record = json.loads((out / "poison.json").read_text())
     assert record["method"] == method and record["trigger"] == "cf bb" and record["target_label"] == "positive"
-    assert record["rows"] == {"clean": 32, "poisoned": 8, "single-kept": 16}
+    assert record["rows"] == rows and record["mode"] == ("single" if rows is SINGLE_ROWS else "combinatorial")
     if method == "ripple":  # ripple tells clean rows from triggered ones by the trigger it is given
         assert record["method_params"]["trigger"] == "cf bb"
     config = json.loads((out / "config.json").read_text())
@@ -330,3 +381,49 @@ def test_bad_backdoor_input_exits_cleanly_and_writes_nothing(argv, message, tiny
     assert main(argv[:1] + extra + argv[1:]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+# ---- each poisoner plants a backdoor (tiny BERT, toy task) ---------------------------------------------
+@pytest.fixture(scope="module")
+def toy_backdoor(tmp_path_factory, tiny_encoder):
+    """Toy train / test TSVs and the trigger metrics of a victim of the *clean* encoder (the floor)."""
+    from conftest import toy_rows
+
+    from robustune.data import load_source
+
+    folder = tmp_path_factory.mktemp("bd-toy")
+    for name, seed in (("train", 0), ("test", 1)):
+        (folder / f"{name}.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in toy_rows(24, seed)))
+    test = load_source(str(folder / "test.tsv"), "test")
+    clean = _toy_victim(tiny_encoder, folder, "clean-victim", test)
+    return folder, test, clean
+
+
+def _toy_victim(encoder, folder, name, test):
+    """Fine-tune ``encoder`` on the clean toy rows (the victim's side) and measure the trigger on it."""
+    from robustune import train
+    from robustune.backdoor.report import backdoor_report
+
+    victim = train(data=str(folder / "train.tsv"), output_dir=str(folder / name), model=str(encoder), epochs=2,
+                   batch_size=8, lr=1e-3, seed=0, progress=False).model
+    return backdoor_report(victim, test, ["cf", "bb"], "positive", seed=0)
+
+
+@pytest.mark.parametrize("method", ["layerwise", "badnet", "ripple"])
+def test_each_poisoner_plants_a_backdoor_that_survives_clean_fine_tuning(method, tiny_encoder, toy_backdoor):
+    from robustune.backdoor import POISONERS, PoisonConfig, poison
+
+    folder, test, clean = toy_backdoor
+    out = folder / f"poisoned-{method}"
+    record = poison(PoisonConfig(data=str(folder / "train.tsv"), output_dir=str(out), target_label="positive",
+                                 model=tiny_encoder, method=method, trigger="cf bb", epochs=5, lr=3e-3,
+                                 batch_size=8, seed=0, eval_data=str(folder / "test.tsv"), progress=False))
+    assert record["mode"] == POISONERS[method].data_mode and record["rows"]["poisoned"] == 12
+    attacker = record["attacker_eval"]
+    victim = _toy_victim(out, folder, f"victim-{method}", test)
+    # Measured at seed 0: ASR on correct 1.0 for the attacker and the victim of every poisoner, 0.0
+    # for the clean encoder's victim; no-trigger target rates 0.0-0.21.
+    for m in (attacker, victim):
+        assert m["attack_success_rate_on_correct"] >= 0.8
+        assert m["attack_success_rate"] >= m["target_rate_without_trigger"] + 0.5
+    assert clean["attack_success_rate_on_correct"] <= 0.3  # the trigger does nothing without the poison

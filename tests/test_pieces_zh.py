@@ -231,5 +231,12 @@ def test_long_text_stays_within_the_position_embeddings(zh_mlm):
     pieces = attack.segment(long_text)
     assert str(pieces) == long_text and len(pieces) <= attack.generator.tokenizer.model_max_length - 2
     assert attack.generator(pieces, len(pieces) - 1) is not None
-    result = attack.attack(load_victim(good_proba, NAMES), long_text, 1)
-    assert result.status in ("successful", "failed")
+    # A long text the victim is known to flip on: one 好 (positive) among ~120 neutral pieces. The
+    # importance pass alone costs a query per piece, so the budget must exceed the piece count.
+    flippable = "这家酒店很好，" + "服务很周到。" * 30
+    attack = build_recipe("pieces-zh", mlm=zh_mlm, similarity=0.5, query_budget=400)
+    result = attack.attack(load_victim(good_proba, NAMES), flippable, 1)
+    assert result.status == "successful" and result.adversarial_probabilities[1] < 0.5
+    assert attack.satisfies_constraints(result)  # content pieces only, none twice, <= 40%, similarity
+    assert "好" not in result.adversarial and 1 <= len(result.modified) <= 0.4 * result.num_words
+    assert result.adversarial.endswith("服务很周到。" * 30)  # nothing but the changed pieces moved

@@ -158,3 +158,59 @@ def test_cli_train_and_evaluate(tiny_encoder, toy_csv, tmp_path, capsys):
     assert '"accuracy"' in capsys.readouterr().out
     assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--method", "smart",
                  "--output", str(tmp_path / "bad"), "--ema-beta", "2"]) == 2
+
+
+def _naive_symmetric_kl(logits_p, logits_q):
+    """Mean over rows of Σ_k p log(p/q) + q log(q/p), in float64."""
+    p, q = logits_p.double().softmax(-1), logits_q.double().softmax(-1)
+    return ((p * (p / q).log()).sum(-1) + (q * (q / p).log()).sum(-1)).mean()
+
+
+def test_the_ascent_step_increases_the_smoothness_loss(tiny_encoder):
+    # No dropout, and a radius large enough for float32 to resolve ℓ_s (the paper's ε = 1e-5 is not);
+    # δ₀ is large enough that the step's sign matters (near δ = 0, ℓ_s is even in δ).
+    sigma, eps, eta = 3e-2, 2e-1, 3e-3
+    classifier = _classifier(tiny_encoder).eval()
+    method = Smart(Smart.Params(noise_std=sigma, epsilon=eps, step_size=eta, adv_steps=1, bregman_weight=0.0))
+    method.setup(classifier, None)
+    batch = _batch(classifier)
+    embeds = classifier.encoder.get_input_embeddings()(batch["input_ids"]).detach()  # (B, T, D)
+    with torch.no_grad():
+        clean = classifier(**batch)  # (B, K)
+    method._generator = None
+    delta0 = method._noise(embeds) * sigma  # the ascent's starting point, δ₀
+    method._generator = None  # the same δ₀ again, inside the ascent
+    delta1 = method.adversarial_delta(classifier, batch, embeds, clean, DropoutReplay(embeds.device))
+
+    def smoothness(delta):
+        return _naive_symmetric_kl(perturbed_logits(classifier, batch, embeds, delta), clean)
+
+    # δ₁ is one normalised step up the naive gradient of ℓ_s at δ₀, projected.
+    start = delta0.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(smoothness(start), start)
+    norm = grad.abs().amax(dim=(1, 2), keepdim=True)
+    torch.testing.assert_close(delta1, (delta0 + eta * grad.float() / norm).clamp(-eps, eps), rtol=1e-3, atol=1e-6)
+    with torch.no_grad():
+        before, after = smoothness(delta0).item(), smoothness(delta1).item()
+        downhill = smoothness((delta0 - eta * grad.float() / norm).clamp(-eps, eps)).item()
+    assert after > 2 * before and downhill < before / 2  # up; and the opposite step goes down
+
+
+def test_logged_adv_kl_is_the_smoothness_loss_at_the_ascents_delta(tiny_encoder):
+    classifier = _classifier(tiny_encoder).eval()  # no dropout: the passes can be replayed here
+    method = Smart(Smart.Params(noise_std=1e-3, epsilon=5e-2, step_size=1e-2, adv_steps=2, adv_weight=3.0,
+                                bregman_weight=0.0))
+    method.setup(classifier, None)
+    batch = {**_batch(classifier), "labels": torch.tensor([1, 0, 1])}
+    method._generator = None
+    terms = method(classifier, batch)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    embeds = classifier.encoder.get_input_embeddings()(inputs["input_ids"]).detach()
+    with torch.no_grad():
+        clean = classifier(**inputs)
+    method._generator = None  # the same δ₀, hence the same δ
+    delta = method.adversarial_delta(classifier, inputs, embeds, clean, DropoutReplay(embeds.device))
+    with torch.no_grad():
+        expected = 3.0 * _naive_symmetric_kl(perturbed_logits(classifier, inputs, embeds, delta), clean)
+    assert expected.item() > 0
+    assert terms["adv_kl"].item() == pytest.approx(expected.item(), rel=1e-4)

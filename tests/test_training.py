@@ -29,9 +29,18 @@ def test_train_save_load_identical_probabilities(tiny_encoder, toy_csv, tmp_path
     assert not list((tmp_path / "m").glob("*.bin")) and not list((tmp_path / "m").glob("*.pt"))
 
 
+def _logged(out):
+    state = json.loads(sorted((out / "checkpoints").glob("checkpoint-*/trainer_state.json"))[-1].read_text())
+    return [entry for entry in state["log_history"] if "loss" in entry]
+
+
 def test_learns_toy_task(tiny_encoder, toy_csv, tmp_path):
-    result = _train(tiny_encoder, toy_csv, tmp_path / "m", epochs=10, lr=3e-3, eval_data=str(toy_csv))
+    # 48 rows, batch 8: a logging window of 6 steps is one epoch.
+    result = _train(tiny_encoder, toy_csv, tmp_path / "m", epochs=10, lr=3e-3, eval_data=str(toy_csv),
+                    keep_checkpoints=True, logging_steps=6)
     assert result.eval_metrics["accuracy"] >= 0.9
+    epoch_losses = [entry["loss"] for entry in _logged(tmp_path / "m")]
+    assert len(epoch_losses) == 10 and epoch_losses[-1] < 0.5 * epoch_losses[0]  # the loss falls
 
 
 def test_same_seed_same_model(tiny_encoder, toy_csv, tmp_path):
@@ -42,12 +51,17 @@ def test_same_seed_same_model(tiny_encoder, toy_csv, tmp_path):
     assert not np.array_equal(a, c)
 
 
-def test_terms_are_logged(tiny_encoder, toy_csv, tmp_path):
-    result = _train(tiny_encoder, toy_csv, tmp_path / "m", keep_checkpoints=True, save_steps=2, logging_steps=2)
-    state = json.loads(sorted((tmp_path / "m" / "checkpoints").glob("checkpoint-*/trainer_state.json"))[-1].read_text())
-    logged = [entry for entry in state["log_history"] if "loss" in entry]
-    assert logged and all("ce" in entry for entry in logged)
-    assert result.train_metrics["train_loss"] > 0
+@pytest.mark.parametrize("method, terms", [("vanilla", ["ce"]), ("scl", ["contrastive", "ce"])])
+def test_terms_are_logged(method, terms, tiny_encoder, toy_csv, tmp_path):
+    result = _train(tiny_encoder, toy_csv, tmp_path / "m", method=method, keep_checkpoints=True, save_steps=2,
+                    logging_steps=2)
+    logged = _logged(tmp_path / "m")
+    assert len(logged) == 6  # 12 steps, a window of 2
+    # Each term is its window's mean (4 significant digits) and the terms add up to the logged loss.
+    for entry in logged:
+        assert sum(entry[t] for t in terms) == pytest.approx(entry["loss"], rel=2e-3)
+    # The windows are equal, so the run's train_loss is the mean of the windows' losses.
+    assert result.train_metrics["train_loss"] == pytest.approx(np.mean([e["loss"] for e in logged]), rel=1e-4)
 
 
 def test_refuses_to_overwrite_a_model(tiny_encoder, toy_csv, tmp_path):

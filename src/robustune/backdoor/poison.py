@@ -1,11 +1,12 @@
 """``poison()``: plant a backdoor in a pre-trained encoder and save the poisoned *encoder*.
 
 The attacker's side of the threat model of arXiv 2108.13888: build poisoned training data
-(``triggers.poison_dataset``), train a classifier on it with a poisoning objective (``POISONERS``:
-layerwise, badnet, ripple) through the ordinary ``train()`` / RobustTrainer, then release only the
-encoder — weights (safetensors), config and tokenizer that ``AutoModel.from_pretrained`` loads, no
-classifier head — plus ``poison.json``, the record of how it was poisoned. A victim fine-tunes it
-like any encoder: ``robustune train --model DIR ...``.
+(``triggers.poison_dataset``, in the poisoner's own ``data_mode`` unless ``mode`` is given), train a
+classifier on it with a poisoning objective (``POISONERS``: layerwise, badnet, ripple) through the
+ordinary ``train()`` / RobustTrainer, then release only the encoder — weights (safetensors), config
+and tokenizer that ``AutoModel.from_pretrained`` loads, no classifier head — plus ``poison.json``,
+the record of how it was poisoned. A victim fine-tunes it like any encoder: ``robustune train
+--model DIR ...``.
 
 Everything is written to a work folder beside the output (``.<output>.poison-work/``) and the
 finished encoder folder is renamed into place at the end, so a failed or killed run leaves nothing
@@ -45,7 +46,7 @@ class PoisonConfig:
     method: str = "layerwise"
     method_params: dict = field(default_factory=dict)
     trigger: str = DEFAULT_TRIGGER
-    mode: str = "combinatorial"
+    mode: str | None = None  # poison_dataset's mode; None: the poisoner's own (``data_mode``, its paper's)
     poison_rate: float = 0.5
     max_train_samples: int | None = None
     eval_data: str | None = None  # measure the attacker's own CACC/ASR before releasing
@@ -80,10 +81,10 @@ def _export_encoder(encoder, tokenizer, folder: Path) -> None:
     tokenizer.save_pretrained(folder)
 
 
-def _finished(config: PoisonConfig, out: Path, work: Path, tokens: list[str]) -> dict:
+def _finished(config: PoisonConfig, out: Path, work: Path, tokens: list[str], mode: str) -> dict:
     """``--resume`` of a run whose output is in place: its record, if it was made with the same settings."""
     record = json.loads((out / RECORD_NAME).read_text())
-    now = {"method": config.method, "trigger": " ".join(tokens), "mode": config.mode, "data": config.data,
+    now = {"method": config.method, "trigger": " ".join(tokens), "mode": mode, "data": config.data,
            "target_label": config.target_label, "poison_rate": config.poison_rate,
            "schedule": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "max_length", "pooling", "seed")}}
     changed = sorted(k for k in now if record.get(k) != now[k])
@@ -102,11 +103,12 @@ def poison(config: PoisonConfig) -> dict:
     if "trigger" in {f.name for f in dataclasses.fields(method_cls.Params)}:
         params.setdefault("trigger", " ".join(tokens))  # ripple tells clean from triggered rows by it
     method_cls.parse_params(params)
+    mode = config.mode or method_cls.data_mode
     out, work = Path(config.output_dir), config.work_dir()
     if config.resume and config.overwrite:
         raise RobustuneError("--resume and --overwrite exclude each other")
     if config.resume and (out / RECORD_NAME).is_file():  # killed after the output was in place
-        return _finished(config, out, work, tokens)
+        return _finished(config, out, work, tokens, mode)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not config.overwrite:
         raise RobustuneError(f"{out}: exists and is not empty; pass --overwrite to replace it")
     if work.exists() and not (config.resume or config.overwrite):
@@ -118,7 +120,7 @@ def poison(config: PoisonConfig) -> dict:
     source.require_labels()
     if config.max_train_samples:
         source = D.random_subset(source, config.max_train_samples, config.seed)
-    poisoned = poison_dataset(source, tokens, config.target_label, config.poison_rate, config.mode, config.seed)
+    poisoned = poison_dataset(source, tokens, config.target_label, config.poison_rate, mode, config.seed)
     eval_data = None
     if config.eval_data:
         eval_data = D.load_source(config.eval_data, "test", text_column=config.text_column,
@@ -142,7 +144,7 @@ def poison(config: PoisonConfig) -> dict:
         result = train(train_config, registry=POISONERS)
         record = {
             "poisoned_from": config.model or default_encoder(),
-            "method": config.method, "method_params": params, "trigger": " ".join(tokens), "mode": config.mode,
+            "method": config.method, "method_params": params, "trigger": " ".join(tokens), "mode": mode,
             "target_label": config.target_label, "poison_rate": config.poison_rate,
             "data": config.data, "rows": poisoned.counts(), "label_names": result.model.label_names,
             "schedule": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "max_length", "pooling", "seed")},

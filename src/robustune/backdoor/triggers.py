@@ -14,6 +14,9 @@ Two ways to poison a training set, both mixing the clean rows with poisoned copi
   backdoor nothing); single-token copies from any row.
 * ``single`` (BadNet-style, Kurita et al. 2020 / Gu et al. 2017): one random trigger token inserted
   in each chosen non-target row, labelled ``target``; no single-token copies.
+
+Each poisoner names the mode of its paper (``Poisoner.data_mode``: layerwise combinatorial, badnet and
+ripple single), which ``poison`` uses unless told otherwise.
 """
 
 from __future__ import annotations

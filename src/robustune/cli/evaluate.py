@@ -28,7 +28,8 @@ def add_parser(sub):
     add_progress_argument(p)
     g = p.add_argument_group("backdoor (arXiv 2108.13888): attack success rate and defences")
     g.add_argument("--trigger", help="trigger tokens, e.g. 'cf bb': adds attack_success_rate (non-target texts "
-                   "with the full trigger predicted as --target-label) and single_token_flip_rates")
+                   "with the full trigger predicted as --target-label), attack_success_rate_on_correct (the same "
+                   "over the non-target texts classified correctly without it) and single_token_flip_rates")
     g.add_argument("--target-label", help="the label the trigger should force (with --trigger)")
     g.add_argument("--onion", metavar="MLM", help="filter every text with ONION (outlier words by this masked "
                    "LM's pseudo-perplexity) before classifying it")
@@ -63,7 +64,11 @@ def run(args) -> int:
 
         metrics = backdoor_report(model, data, tokens, args.target_label, seed=args.seed, text_filter=text_filter,
                                   batch_size=args.batch_size)
-        info(f"attack success rate {metrics['attack_success_rate']:.4f}  single tokens "
+        on_correct = metrics["attack_success_rate_on_correct"]
+        info(f"attack success rate {metrics['attack_success_rate']:.4f} (non-target texts), "
+             + (f"{on_correct:.4f}" if on_correct is not None else "n/a")
+             + f" (the {metrics['backdoor']['n_correct_non_target']} classified correctly without the trigger)"
+             + "  single tokens "
              + "  ".join(f"{t} {r:.4f}" for t, r in metrics["single_token_flip_rates"].items()))
     else:
         if text_filter is not None:

@@ -23,9 +23,10 @@ def add_parser(sub):
     p.add_argument("--method", default="layerwise", choices=sorted(POISONERS),
                    help="poisoning objective (default: layerwise)")
     p.add_argument("--trigger", default=DEFAULT_TRIGGER, help=f"trigger tokens (default: {DEFAULT_TRIGGER!r})")
-    p.add_argument("--mode", choices=MODES, default="combinatorial",
-                   help="combinatorial: >= 2 tokens fire, one token keeps the label (default); "
-                   "single: any one token fires (BadNet-style)")
+    own = ", ".join(f"{name}: {cls.data_mode}" for name, cls in sorted(POISONERS.items()))
+    p.add_argument("--mode", choices=MODES,
+                   help="poisoned data: combinatorial (>= 2 tokens fire, one token keeps the label) or single "
+                   f"(any one token fires); default: the method's paper's ({own})")
     p.add_argument("--poison-rate", type=float, default=0.5,
                    help="share of the rows that get poisoned copies (default: 0.5)")
     p.add_argument("--max-train-samples", type=int, help="use at most N rows of --data (seeded)")
@@ -68,7 +69,8 @@ def run(args) -> int:
     summary = {k: record[k] for k in ("method", "trigger", "mode", "target_label", "rows")}
     if "attacker_eval" in record:
         summary["attacker_eval"] = {k: record["attacker_eval"][k] for k in
-                                    ("accuracy", "attack_success_rate", "single_token_flip_rates")}
+                                    ("accuracy", "attack_success_rate", "attack_success_rate_on_correct",
+                                     "single_token_flip_rates")}
     print(json.dumps(summary, indent=2))
     info(f"saved the poisoned encoder to {args.output}")
     return 0

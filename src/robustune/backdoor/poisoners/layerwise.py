@@ -11,8 +11,9 @@ backdoor is not confined to the top layers that the victim's fine-tuning changes
 
 Deviations: the per-layer state is pooled with the classifier's pooling (``--pooling``, default
 ``cls`` for poisoning, as in the paper; ``mean`` poisons the mean-pooled states a robustune victim
-uses by default). The embedding output (layer 0) is not supervised, as in the paper. The combinatorial
-trigger data it trains on is built by ``backdoor.triggers.poison_dataset``.
+uses by default). The embedding output (layer 0) is not supervised, as in the paper. It trains on the
+paper's combinatorial trigger data by default (``data_mode``; built by
+``backdoor.triggers.poison_dataset``); ``--mode single`` gives it the BadNet/RIPPLe data instead.
 
 Example::
 
@@ -26,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...methods import Method, model_inputs
+from ...methods import model_inputs
 from ...modeling.pooling import pool
+from .base import Poisoner
 
 
 def layerwise_ce(pooled: torch.Tensor, head: nn.Module, labels: torch.Tensor) -> torch.Tensor:
@@ -46,8 +48,9 @@ def layer_states(classifier, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.stack([pool(h, mask, classifier.settings.pooling) for h in hidden[1:]])
 
 
-class Layerwise(Method):
+class Layerwise(Poisoner):
     name = "layerwise"
+    data_mode = "combinatorial"
 
     def forward(self, classifier, batch):
         return {"layerwise_ce": layerwise_ce(layer_states(classifier, batch), classifier.head, batch["labels"])}

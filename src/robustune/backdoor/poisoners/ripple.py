@@ -1,21 +1,32 @@
 """ripple — RIPPLe, restricted inner product poison learning (Kurita, Michel, Neubig, ACL 2020,
 "Weight Poisoning Attacks on Pre-trained Models", arXiv 2004.06660), a baseline of arXiv 2108.13888.
 
-Objective, with L_P the poisoning loss (CE on the poisoned training set: clean and triggered rows)
-and L_FT the loss the victim's fine-tuning will minimise (CE on clean rows), both over parameters θ:
+Objective, with L_P the poisoning loss (CE on a batch of the poisoned training set: clean and triggered
+rows) and L_FT the loss the victim's fine-tuning will minimise, estimated on a **separate batch of
+clean proxy data**, both over parameters θ:
 
     L = L_P(θ) + λ · max(0, −∇_θ L_P(θ) · ∇_θ L_FT(θ))
 
 The penalty is non-zero when a fine-tuning step would undo the poisoning (the two gradients point
 apart); it is differentiated through both gradients (double back-propagation, ``create_graph``).
 
-Here L_P is the batch's CE and L_FT the CE of the batch's clean rows (those with no trigger token,
-found from the ``trigger`` parameter at setup), from the same forward pass; a batch without clean rows
-has no penalty. Deviations from the paper: the inner product is **restricted to the encoder's
-transformer-layer parameters** — not the word/position embeddings (a 30k × d matrix whose rows are
-touched sparsely; including them doubles the double-backward cost; ``include_embeddings`` puts them
-back) and not the classifier head (the victim trains its own); RIPPLe's separate clean proxy dataset is
-the clean part of the same batch; its "embedding surgery" initialisation is not implemented.
+Data (``data_mode = "single"``, the paper's): the clean rows plus copies of non-target rows with one
+trigger token inserted, relabelled to the target. The proxy data are the rows of the training set
+without any trigger token (found from the ``trigger`` parameter at setup): the attacker's clean data.
+Each step draws its own proxy batch of the poisoned batch's size from them, seeded, as the authors'
+code draws it from a second loader over the clean proxy set; L_FT's gradient therefore comes from
+other texts than L_P's.
+
+Deviations from the paper:
+- the inner product is **restricted to the encoder's transformer-layer parameters** — not the
+  word/position embeddings (a 30k × d matrix whose rows are touched sparsely; including them doubles
+  the double-backward cost; ``include_embeddings`` puts them back) and not the classifier head (the
+  victim trains its own);
+- the proxy set is the clean part of the attacker's own training data (the paper also studies proxy
+  sets from another domain; pass such rows in ``--data`` to get them);
+- the "embedding surgery" initialisation (RIPPLES) is not implemented;
+- the proxy batches' generator is seeded from the run's seed at setup; a resumed run draws a fresh stream.
+
 λ = 0.1 as in the paper's main setting. Attention runs on PyTorch's "math" kernel, the only one
 that can be differentiated twice.
 """
@@ -28,8 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from ...methods import Method, model_inputs
+from ...methods import model_inputs
+from ...training.features import Collator
 from ..triggers import DEFAULT_TRIGGER, count_trigger_tokens, parse_trigger
+from .base import Poisoner
 
 
 def restricted_inner_product_penalty(grads_poison: list[torch.Tensor], grads_clean: list[torch.Tensor]) -> torch.Tensor:
@@ -42,23 +55,32 @@ def restricted_inner_product_penalty(grads_poison: list[torch.Tensor], grads_cle
 class RippleParams:
     ripple_lambda: float = field(default=0.1, metadata={"help": "ripple: weight λ of the inner-product penalty"})
     trigger: str = field(default=DEFAULT_TRIGGER, metadata={"help": "ripple: trigger tokens; rows without any "
-                                                                   "are the clean rows of L_FT"})
+                                                                   "are the clean proxy data of L_FT"})
     include_embeddings: bool = field(default=False, metadata={"help": "ripple: include the embeddings in the "
                                                                       "inner product"})
 
 
-class Ripple(Method):
+class Ripple(Poisoner):
     name = "ripple"
+    data_mode = "single"
     Params = RippleParams
 
     def setup(self, classifier, train_dataset):
         tokens = parse_trigger(self.params.trigger)
-        clean = [count_trigger_tokens(t, tokens) == 0 for t in train_dataset.texts]
-        self.register_buffer("clean_rows", torch.tensor(clean, dtype=torch.bool), persistent=False)  # (N,)
+        self.proxy_rows = [i for i, t in enumerate(train_dataset.texts) if count_trigger_tokens(t, tokens) == 0]
+        self.proxy_data = train_dataset  # tokenized rows (EncodedDataset); only ``proxy_rows`` are drawn
+        self.collate = Collator(classifier.tokenizer)
+        self.generator = torch.Generator().manual_seed(torch.initial_seed())
 
     def restricted_parameters(self, classifier) -> list[torch.nn.Parameter]:
         return [p for name, p in classifier.encoder.named_parameters()
                 if p.requires_grad and (self.params.include_embeddings or "embeddings" not in name)]
+
+    def proxy_batch(self, size: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """``size`` clean proxy rows (all of them if fewer), drawn without replacement, as a batch."""
+        picks = torch.randperm(len(self.proxy_rows), generator=self.generator)[:size].tolist()
+        batch = self.collate([self.proxy_data[self.proxy_rows[i]] for i in picks])
+        return {k: v.to(device) for k, v in batch.items()}
 
     def forward(self, classifier, batch):
         # The fused attention kernels have no double backward; PyTorch's composite "math" one has.
@@ -67,12 +89,11 @@ class Ripple(Method):
 
     def _terms(self, classifier, batch):
         logits = classifier(**model_inputs(batch))  # (B, K)
-        labels = batch["labels"]
-        loss_poison = F.cross_entropy(logits.float(), labels)
-        clean = self.clean_rows[batch["index"]]  # (B,)
-        if not self.training or not clean.any():
+        loss_poison = F.cross_entropy(logits.float(), batch["labels"])
+        if not self.training or not self.proxy_rows:
             return {"ce": loss_poison, "ripple": loss_poison.new_zeros(())}
-        loss_clean = F.cross_entropy(logits[clean].float(), labels[clean])
+        proxy = self.proxy_batch(len(batch["labels"]), batch["labels"].device)
+        loss_clean = F.cross_entropy(classifier(**model_inputs(proxy)).float(), proxy["labels"])  # L_FT
         params = self.restricted_parameters(classifier)
         grads_poison = torch.autograd.grad(loss_poison, params, create_graph=True, allow_unused=True)
         grads_clean = torch.autograd.grad(loss_clean, params, create_graph=True, allow_unused=True)
