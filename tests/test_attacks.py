@@ -6,13 +6,16 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from robustune import RobustuneError
 from robustune.attacks import Attack, WordText, build_recipe, load_victim, run_attack
-from robustune.attacks.constraints import (MaxEditDistance, MaxModificationRate, RepeatModification, SearchState,
+from robustune.attacks.constraints import (CandidateConstraint, MaxEditDistance, MaxModificationRate,
+                                           RepeatModification, SearchState,
                                            SentenceSimilarity, StopWords, check_all)
 from robustune.attacks.goal import Goal, QueryBudgetExhausted
 from robustune.attacks.search import GreedyWordImportance
+from robustune.attacks.victim import Victim, native_bf16, resolve_precision, torch_victim
 from robustune.data import TextDataset
 
 LEXICON = {"good": 2.0, "great": 2.5, "fine": 0.4, "decent": 0.3, "bad": -2.0, "awful": -2.5, "dull": -1.5,
@@ -213,3 +216,125 @@ def test_cache_saves_queries_without_changing_the_result():
     b = Attack(table_generator, constraints, cache=False).attack(uncached, text, label=1)
     assert (a.adversarial, a.status, a.modified) == (b.adversarial, b.status, b.modified)
     assert b.queries > a.queries
+
+
+# ---- fp32 verification of a bf16 search (issue 26) --------------------------------------------------
+class BagOfWords(torch.nn.Module):
+    """p(positive) = sigmoid(sum of the words' weights - THRESHOLD), the weights a Linear layer (which
+    autocast runs in bf16). "fine" weighs 1 + 2^-9: bf16 rounds it to 1.0, below the threshold
+    1 + 2^-10, so "fine film" is positive for the fp32 model and negative under bf16 autocast."""
+
+    VOCAB = {"good": 3.0, "fine": 1.0 + 2 ** -9, "dull": -2.0, "film": 0.0}
+    THRESHOLD = 1.0 + 2 ** -10
+
+    def __init__(self):
+        super().__init__()
+        self.weights = torch.nn.Linear(len(self.VOCAB), 1, bias=False)
+        with torch.no_grad():
+            self.weights.weight.copy_(torch.tensor([list(self.VOCAB.values())]))
+
+    @torch.inference_mode()
+    def predict_proba(self, texts):
+        counts = torch.zeros(len(texts), len(self.VOCAB))  # (N, V)
+        for row, text in enumerate(texts):
+            for word in WordText.from_text(text).words:
+                if word in self.VOCAB:
+                    counts[row, list(self.VOCAB).index(word)] += 1
+        p = torch.sigmoid(self.weights(counts).float()[:, 0] - self.THRESHOLD)  # (N,)
+        return torch.stack([1 - p, p], dim=1).numpy()
+
+
+def test_fp32_check_overturns_a_bf16_flip_and_the_search_goes_on():
+    model = BagOfWords()
+    generator = {"good": ["fine"], "film": ["dull"]}
+    attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification()],
+                    GreedyWordImportance("unk"))
+    fast = torch_victim(model.predict_proba, model, NAMES, precision="bf16")
+    assert fast.has_fast_path and fast.precision == "bf16"
+    assert fast(["fine film"])[0].argmax() == 0 and fast.exact(["fine film"])[0].argmax() == 1  # they disagree
+    exact = torch_victim(model.predict_proba, model, NAMES, precision="fp32")
+    assert not exact.has_fast_path
+    # Without the check, the bf16 search would stop at "fine film", which the fp32 model calls positive.
+    unchecked = Attack(attack.generator, attack.constraints, attack.search).attack(
+        Victim(fast.predict_proba, NAMES), "good film", label=1)
+    assert unchecked.status == "successful" and unchecked.adversarial == "fine film"
+    result = attack.attack(fast, "good film", label=1)
+    reference = attack.attack(exact, "good film", label=1)
+    assert result.overturned == 1 and reference.overturned == 0
+    assert (result.status, result.adversarial, result.modified) == \
+        (reference.status, reference.adversarial, reference.modified) == ("successful", "fine dull", [0, 1])
+    assert result.adversarial_probabilities == reference.adversarial_probabilities  # the fp32 model's
+    assert result.exact_queries == 2  # two flips checked ("fine film", "fine dull")
+    assert result.queries == reference.queries + 2 and result.requested == reference.requested
+
+
+def test_precision_resolves_from_the_hardware():
+    assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
+    with pytest.raises(RobustuneError, match="precision"):
+        resolve_precision("fp16", "cpu")
+
+
+def test_the_last_batch_cut_by_the_budget_keeps_its_flip():
+    victim = load_victim(lexicon_proba, NAMES)
+    generator = {"good": ["bad", "fine", "okay"]}
+    attack = Attack(lambda text, i: generator.get(text.words[i].lower(), []), [], GreedyWordImportance("delete"),
+                    query_budget=4)  # the original, two deletions, then one of the three candidates
+    result = attack.attack(victim, "good film", label=1)
+    assert result.status == "successful" and result.adversarial == "bad film" and result.queries == 4
+    short = Attack(attack.generator, [], attack.search, query_budget=3).attack(victim, "good film", label=1)
+    assert short.status == "failed" and short.reason == "query budget" and short.queries == 3
+
+
+def test_textfooler_importance_matches_the_paper():
+    original = np.array([0.2, 0.5, 0.3])  # gold = 1
+    left_out = np.array([[0.1, 0.8, 0.1],   # no flip: 0.5 - 0.8
+                         [0.6, 0.3, 0.1],   # flips to 0: (0.5 - 0.3) + (0.6 - 0.2)
+                         [0.2, 0.35, 0.45]])  # flips to 2: (0.5 - 0.35) + (0.45 - 0.3)
+    np.testing.assert_allclose(GreedyWordImportance("delete").importance_scores(original, left_out, 1),
+                               [-0.3, 0.6, 0.3])
+    np.testing.assert_allclose(GreedyWordImportance("unk").importance_scores(original, left_out, 1),
+                               [-0.3, 0.2, 0.15])
+
+
+def test_modification_cap_is_exact():
+    from fractions import Fraction
+
+    for rate in (0.1, 0.29, 0.3, 0.4, 0.57, 1.0):
+        for n in range(1, 301):
+            naive = max(1, (round(rate * 100) * n) // 100)  # integer arithmetic: the rate in hundredths
+            assert MaxModificationRate(rate).limit(n) == naive, (rate, n)
+    assert MaxModificationRate(0.29).limit(100) == 29 and int(0.29 * 100) == 28
+    assert [MaxModificationRate(0.4).limit(n) for n in (1, 2, 3, 5)] == [1, 1, 1, 2]  # one word always may change
+    assert Fraction(str(0.4)) == Fraction(2, 5)
+
+
+class RecordingConstraint(CandidateConstraint):
+    """Wraps a real candidate constraint and remembers every candidate text it rejected."""
+
+    def __init__(self, inner):
+        self.inner, self.rejected = inner, set()
+
+    def keep(self, original, candidates):
+        keep = self.inner.keep(original, candidates)
+        self.rejected |= {str(c) for c, k in zip(candidates, keep) if not k}
+        return keep
+
+
+def test_candidates_rejected_by_a_constraint_are_never_sent_to_the_victim():
+    sent = []
+
+    def recording_proba(texts):
+        sent.extend(texts)
+        return lexicon_proba(texts)
+
+    # Levenshtein distances from "bad": bat 1, bda 2 (kept by a limit of 2); good 3, fine 4 (rejected; both would flip).
+    edit = RecordingConstraint(MaxEditDistance(2))
+    generator = {"bad": ["bat", "good", "bda", "fine"]}
+    attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification(), edit],
+                    GreedyWordImportance("delete"))
+    result = attack.attack(load_victim(recording_proba, NAMES), "a bad film", label=0)
+    assert edit.rejected == {"a good film", "a fine film"}  # the constraint did reject, so the test can tell
+    assert not edit.rejected & set(sent)
+    assert {"a bat film", "a bda film"} <= set(sent)
+    assert result.status == "failed" and result.adversarial in ("a bat film", "a bda film")

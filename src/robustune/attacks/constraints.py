@@ -17,8 +17,10 @@ against the current text); neither USE nor a window is needed with an encoder th
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -90,15 +92,23 @@ class RepeatModification(PositionConstraint):
 
 
 class MaxModificationRate(PositionConstraint):
-    """At most ``rate`` of the words (and at least one) may be modified."""
+    """At most ``floor(rate * n)`` of the ``n`` words may be modified, and at least one.
+
+    The product is exact: the rate is read as the decimal it was written as (``Fraction(str(rate))``),
+    so 0.29 of 100 words is 29 (a float product gives 28.999... and floors to 28). Very short texts:
+    one word may always change, so a text of 1 or 2 words can be changed 100% or 50% (and 3 or 4
+    words: one); without that a text under 3 words could not be attacked at all at 40%.
+    TextAttack's ``MaxWordsPerturbed`` rounds up instead (``ceil(0.4 * n)``: 2 of 3 words).
+    """
 
     def __init__(self, rate: float = 0.4):
         if not 0 < rate <= 1:
             raise RobustuneError(f"the maximum modification rate must be in (0, 1], got {rate}")
         self.rate = rate
+        self._fraction = Fraction(str(rate))
 
     def limit(self, n_words: int) -> int:
-        return max(1, int(self.rate * n_words))
+        return max(1, math.floor(self._fraction * n_words))
 
     def allows(self, state: SearchState, position: int) -> bool:
         return position in state.modified or len(state.modified) < self.limit(len(state.original))
