@@ -338,3 +338,30 @@ def test_candidates_rejected_by_a_constraint_are_never_sent_to_the_victim():
     assert not edit.rejected & set(sent)
     assert {"a bat film", "a bda film"} <= set(sent)
     assert result.status == "failed" and result.adversarial in ("a bat film", "a bda film")
+
+
+class CountingConstraint(CandidateConstraint):
+    def __init__(self, inner, lazy):
+        self.inner, self.lazy, self.checked = inner, lazy, 0
+
+    def keep(self, original, candidates):
+        self.checked += len(candidates)
+        return self.inner.keep(original, candidates)
+
+
+def test_a_lazy_constraint_picks_what_the_eager_one_picks_with_fewer_checks():
+    generator = {"good": ["fine", "decent", "okay", "bad"], "great": ["fine", "okay", "awful", "dull"],
+                 "fun": ["okay", "dull"], "film": ["movie", "flim"], "bad": ["dull", "fine", "good"]}
+    texts = ["a good and fun film , great", "great great film", "good fun", "a bad film", "fun film , good"]
+    checked = {}
+    for lazy in (False, True):
+        rule = CountingConstraint(MaxEditDistance(4), lazy)
+        attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification(), rule],
+                        GreedyWordImportance("delete"))
+        victim = load_victim(lexicon_proba, NAMES)
+        checked[lazy] = ([(r.status, r.adversarial, r.modified) for r in
+                          (attack.attack(victim, t, label=int(lexicon_proba([t])[0].argmax())) for t in texts)],
+                         rule.checked, victim.queries)
+    (eager, eager_checks, eager_queries), (lazy, lazy_checks, lazy_queries) = checked[False], checked[True]
+    assert lazy == eager and any(status == "successful" for status, _, _ in eager)
+    assert lazy_checks < eager_checks and lazy_queries > eager_queries

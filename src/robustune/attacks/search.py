@@ -9,7 +9,11 @@
    :class:`~.text.Span` covering it and the next units: multi-piece substitutes of the Chinese
    piece attack), drop candidates whose positions the position constraints do not all allow and
    candidates that a candidate constraint rejects (they are never sent to the victim), score the
-   rest in one batched query. If some candidate flips the label -- and the exact fp32 model agrees,
+   rest in one batched query. A constraint marked ``lazy`` (an expensive one, such as sentence
+   similarity) is checked after the victim has scored the candidates instead, and only on those
+   that can matter: the flipping ones, and the others in increasing p_gold until one passes. It
+   selects the same candidate as checking it first would (the best-scored among those it keeps),
+   for fewer checks and more victim queries (the texts it would have rejected are scored). If some candidate flips the label -- and the exact fp32 model agrees,
    on a victim searching in bf16 (:meth:`Goal.confirm`) -- stop and return the confirmed one that
    leaves the gold label least probable. Otherwise keep the candidate that lowers p_gold most (if
    it lowers it at all) and go on.
@@ -74,10 +78,35 @@ class GreedyWordImportance:
         return importance
 
     @staticmethod
-    def _confirmed_flip(goal: Goal, candidates: list, probs: np.ndarray):
+    def _passing(rules: list, original: WordText, candidates: list, indices) -> list[int]:
+        """The ``indices`` (in their order) of the candidates every one of ``rules`` keeps."""
+        indices = [int(i) for i in indices]
+        for rule in rules:
+            if not indices:
+                break
+            keep = rule.keep(original, [candidates[i] for i in indices])
+            indices = [i for i, k in zip(indices, keep) if k]
+        return indices
+
+    @staticmethod
+    def _first_passing(rules: list, original: WordText, candidates: list, order) -> int | None:
+        """The first index of ``order`` (best first) whose candidate every lazy rule keeps, checking
+        chunks of 2, 4, 8, ... candidates so that a good candidate costs few checks."""
+        order, start, size = [int(i) for i in order], 0, 2
+        while start < len(order):
+            chunk = order[start:start + size]
+            passing = GreedyWordImportance._passing(rules, original, candidates, chunk)
+            if passing:
+                return passing[0]
+            start, size = start + size, size * 2
+        return None
+
+    @staticmethod
+    def _confirmed_flip(goal: Goal, candidates: list, probs: np.ndarray, lazy_rules: list, original: WordText):
         """(index, exact probabilities) of the flipping candidate that leaves the gold label least
-        probable, among those the exact model confirms; None if none flips."""
+        probable, among those the lazy constraints keep and the exact model confirms; None if none."""
         flips = np.flatnonzero(goal.is_success(probs))
+        flips = GreedyWordImportance._passing(lazy_rules, original, candidates, flips)
         if not len(flips):
             return None
         exact = goal.confirm([str(candidates[i]) for i in flips])  # (F, K)
@@ -106,7 +135,8 @@ class GreedyWordImportance:
 
     def run(self, goal: Goal, text: WordText, generator, constraints: list) -> SearchOutcome:
         position_rules = [c for c in constraints if isinstance(c, PositionConstraint)]
-        candidate_rules = [c for c in constraints if isinstance(c, CandidateConstraint)]
+        candidate_rules = [c for c in constraints if isinstance(c, CandidateConstraint) and not c.lazy]
+        lazy_rules = [c for c in constraints if isinstance(c, CandidateConstraint) and c.lazy]
         state = SearchState(text, text)
         try:
             probs = goal.original(str(text))
@@ -132,14 +162,16 @@ class GreedyWordImportance:
                 candidates, covered = candidates[:fit], covered[:fit]
                 if candidates:
                     cand_probs = goal.probabilities([str(c) for c in candidates])  # (C, K)
-                    flip = self._confirmed_flip(goal, candidates, cand_probs)
+                    flip = self._confirmed_flip(goal, candidates, cand_probs, lazy_rules, state.original)
                     if flip is not None:
                         best, exact = flip
                         modified = sorted(state.modified | covered[best])
                         return SearchOutcome("successful", candidates[best], exact, modified)
                     gold = cand_probs[:, goal.gold]
-                    best = int(np.argmin(gold))
-                    if gold[best] < best_probs[goal.gold]:
+                    # The candidate that lowers p_gold most among those the lazy constraints keep.
+                    best = self._first_passing(lazy_rules, state.original, candidates,
+                                               np.argsort(gold, kind="stable"))
+                    if best is not None and gold[best] < best_probs[goal.gold]:
                         state.current, best_probs = candidates[best], cand_probs[best]
                         state.modified |= covered[best]
                 if last:

@@ -48,7 +48,8 @@ def run(args) -> int:
     data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
                        split_seed=args.split_seed)
     victim = load_victim(args.model, batch_size=args.batch_size, precision=args.precision)
-    attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm)
+    attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm,
+                          precision=args.precision)
     summary = run_attack(attack, victim, data, args.output, num_examples=args.num_examples, seed=args.seed,
                          resume=args.resume, progress=args.progress, run_info={"model": str(args.model), "mlm": args.mlm})
     print(json.dumps(summary, indent=2))

@@ -21,7 +21,8 @@ def default_mlm() -> str:
     return str(cache_dir() / "mlm" / "default")
 
 
-def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rate=0.4, **_) -> Attack:
+def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rate=0.4, precision="auto",
+          lazy_similarity=True, **_) -> Attack:
     from ..substitutes.mlm import MaskedLMSubstitutes
 
     mlm = mlm or default_mlm()
@@ -31,7 +32,8 @@ def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rat
     return Attack(
         name="bert-attack",
         generator=MaskedLMSubstitutes(mlm, top_k=top_k),
-        constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate), SentenceSimilarity(similarity)],
+        constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate),
+                     SentenceSimilarity(similarity, precision=precision, lazy=lazy_similarity)],
         search=GreedyWordImportance(importance="unk"),
         query_budget=query_budget,
     )

@@ -12,11 +12,13 @@ from ..search import GreedyWordImportance
 from ..substitutes import GloveNeighbours, Union, WordNetSynonyms
 
 
-def build(query_budget=None, seed=0, similarity=0.8, max_rate=0.4, **_) -> Attack:
+def build(query_budget=None, seed=0, similarity=0.8, max_rate=0.4, precision="auto",
+          lazy_similarity=True, **_) -> Attack:
     return Attack(
         name="textfooler",
         generator=Union(WordNetSynonyms(max_candidates=50), GloveNeighbours(k=50, min_cos=0.5)),
-        constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate), SentenceSimilarity(similarity)],
+        constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate),
+                     SentenceSimilarity(similarity, precision=precision, lazy=lazy_similarity)],
         search=GreedyWordImportance(importance="delete"),
         query_budget=query_budget,
     )
