@@ -9,14 +9,16 @@
    :class:`~.text.Span` covering it and the next units: multi-piece substitutes of the Chinese
    piece attack), drop candidates whose positions the position constraints do not all allow and
    candidates that a candidate constraint rejects (they are never sent to the victim), score the
-   rest in one batched query. A constraint marked ``lazy`` (an expensive one, such as sentence
-   similarity) is checked after the victim has scored the candidates instead, and only on those
-   that can matter: the flipping ones, and the others in increasing p_gold until one passes. It
+   rest in one batched query. If some candidate flips the label, stop and return the one that
+   leaves the gold label least probable; on a victim searching in bf16, the first in that order
+   that the exact fp32 model confirms (:meth:`Goal.confirm`; flips are checked best first, 1, then
+   2, 4, ... at a time, so a flip usually costs one fp32 forward). Otherwise keep the candidate
+   that lowers p_gold most (if it lowers it at all) and go on.
+   A constraint marked ``lazy`` (an expensive one, such as sentence similarity) is checked after
+   the victim has scored the candidates instead, and only on those that can matter: the flipping
+   ones and then the others, in increasing p_gold, until one passes (1, 2, 4, ... at a time). It
    selects the same candidate as checking it first would (the best-scored among those it keeps),
-   for fewer checks and more victim queries (the texts it would have rejected are scored). If some candidate flips the label -- and the exact fp32 model agrees,
-   on a victim searching in bf16 (:meth:`Goal.confirm`) -- stop and return the confirmed one that
-   leaves the gold label least probable. Otherwise keep the candidate that lowers p_gold most (if
-   it lowers it at all) and go on.
+   for far fewer checks and more victim queries (the texts it would have rejected are scored).
 3. Give up when positions run out, the modification budget (a :class:`MaxModificationRate`
    constraint, 40% of the words by default) is spent, or the query budget is spent. A candidate
    batch that the budget cuts short is scored as far as the budget goes and a flip in it is kept
@@ -89,32 +91,37 @@ class GreedyWordImportance:
         return indices
 
     @staticmethod
-    def _first_passing(rules: list, original: WordText, candidates: list, order) -> int | None:
-        """The first index of ``order`` (best first) whose candidate every lazy rule keeps, checking
-        chunks of 2, 4, 8, ... candidates so that a good candidate costs few checks."""
-        order, start, size = [int(i) for i in order], 0, 2
+    def _chunks(order):
+        """``order`` cut into chunks of 1, 2, 4, ...: the best candidates are checked first and alone."""
+        start, size = 0, 1
         while start < len(order):
-            chunk = order[start:start + size]
+            yield order[start:start + size]
+            start, size = start + size, size * 2
+
+    @staticmethod
+    def _first_passing(rules: list, original: WordText, candidates: list, order) -> int | None:
+        """The first index of ``order`` (best first) whose candidate every lazy rule keeps."""
+        for chunk in GreedyWordImportance._chunks(order):
             passing = GreedyWordImportance._passing(rules, original, candidates, chunk)
             if passing:
                 return passing[0]
-            start, size = start + size, size * 2
         return None
 
     @staticmethod
     def _confirmed_flip(goal: Goal, candidates: list, probs: np.ndarray, lazy_rules: list, original: WordText):
-        """(index, exact probabilities) of the flipping candidate that leaves the gold label least
-        probable, among those the lazy constraints keep and the exact model confirms; None if none."""
+        """(index, exact probabilities) of the first flipping candidate, in increasing p_gold, that the
+        lazy constraints keep and the exact model confirms; None if there is none."""
         flips = np.flatnonzero(goal.is_success(probs))
-        flips = GreedyWordImportance._passing(lazy_rules, original, candidates, flips)
-        if not len(flips):
-            return None
-        exact = goal.confirm([str(candidates[i]) for i in flips])  # (F, K)
-        confirmed = goal.is_success(exact)
-        if not confirmed.any():
-            return None
-        best = int(np.argmin(np.where(confirmed, exact[:, goal.gold], np.inf)))
-        return int(flips[best]), exact[best]
+        order = flips[np.argsort(probs[flips, goal.gold], kind="stable")]  # (F,) best first
+        for chunk in GreedyWordImportance._chunks(order):
+            passing = GreedyWordImportance._passing(lazy_rules, original, candidates, chunk)
+            if not passing:
+                continue
+            exact = goal.confirm([str(candidates[i]) for i in passing])  # (P, K)
+            confirmed = np.flatnonzero(goal.is_success(exact))
+            if len(confirmed):
+                return passing[confirmed[0]], exact[confirmed[0]]
+        return None
 
     @staticmethod
     def _candidates(state: SearchState, position: int, proposals: list, position_rules: list):

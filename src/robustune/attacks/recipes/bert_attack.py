@@ -1,10 +1,14 @@
 """BERT-Attack (Li et al., EMNLP 2020, arXiv 2004.09984).
 
-Word importance by replacing each word with ``[UNK]``; substitutes are a masked LM's top-48
-predictions at the word's position (sub-token words by combining per-sub-token candidates,
-ranked by perplexity); stop-words untouched, each word changed once, at most 40% of the words,
-MiniLM sentence similarity >= 0.8 to the original (the paper: USE cosine >= 0.2 in TextAttack's
-version; MiniLM cosines run higher, and 0.2 would let nearly anything through).
+Word importance ``o_y(S) - o_y(S\\w_i)`` with word i replaced by ``[UNK]`` (the paper masks it with
+``[MASK]``; TextAttack's recipe uses ``[UNK]`` too, and a classifier never saw ``[MASK]`` in training);
+substitutes are a masked LM's top-48 predictions at the word's position (the paper's K; sub-token
+words by combining per-sub-token candidates, ranked by perplexity); stop-words untouched, each word
+changed once, at most 40% of the words, MiniLM sentence similarity >= 0.8 to the original.
+Deviations: the similarity is MiniLM's cosine (TextAttack's recipe: USE cosine >= 0.2; MiniLM
+cosines run higher, and 0.2 would let nearly anything through), checked lazily as in textfooler
+(the same picks, fewer encoder passes, more victim queries); TextAttack 0.3.11 proposes 8
+candidates per position by default, robustune the paper's 48.
 """
 
 from pathlib import Path
