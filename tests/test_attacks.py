@@ -264,8 +264,9 @@ def test_fp32_check_overturns_a_bf16_flip_and_the_search_goes_on():
     assert (result.status, result.adversarial, result.modified) == \
         (reference.status, reference.adversarial, reference.modified) == ("successful", "fine dull", [0, 1])
     assert result.adversarial_probabilities == reference.adversarial_probabilities  # the fp32 model's
-    assert result.exact_queries == 2  # two flips checked ("fine film", "fine dull")
-    assert result.queries == reference.queries + 2 and result.requested == reference.requested
+    # fp32 checks: the original with the first flip ("fine film") in one forward, then "fine dull"
+    assert result.exact_queries == 3 and result.forwards == reference.forwards + 2
+    assert result.queries == reference.queries + 3 and result.requested == reference.requested
 
 
 def test_precision_resolves_from_the_hardware():
@@ -365,3 +366,18 @@ def test_a_lazy_constraint_picks_what_the_eager_one_picks_with_fewer_checks():
     (eager, eager_checks, eager_queries), (lazy, lazy_checks, lazy_queries) = checked[False], checked[True]
     assert lazy == eager and any(status == "successful" for status, _, _ in eager)
     assert lazy_checks < eager_checks and lazy_queries > eager_queries
+
+
+def test_whether_an_example_is_skipped_is_the_fp32_models_verdict():
+    model = BagOfWords()
+    generator = {"fine": ["dull"], "film": ["dull"]}
+    attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification()],
+                    GreedyWordImportance("unk"))
+    for precision in ("bf16", "fp32"):
+        victim = torch_victim(model.predict_proba, model, NAMES, precision=precision)
+        # fp32 calls "fine film" positive, bf16 negative: gold negative is misclassified by fp32 ...
+        skipped = attack.attack(victim, "fine film", label=0)
+        assert skipped.status == "skipped" and skipped.adversarial == "fine film", precision
+        # ... and gold positive is classified correctly by fp32, so it is attacked.
+        attacked = attack.attack(victim, "fine film", label=1)
+        assert attacked.status == "successful" and attacked.original_probabilities[1] > 0.5, precision

@@ -18,8 +18,9 @@ a batch the search could not use.
 
 On a victim with a fast (bf16) path, a label flip the search found is believed only once the
 exact fp32 model agrees (:meth:`confirm`); ``overturned`` counts the flips it rejected. The
-original text is scored by the fp32 model, so whether an example is skipped (misclassified before
-the attack) is the fp32 model's verdict too. ``cache=False`` scores every text it is given,
+original text is scored by the fp32 model too (:meth:`original`), so whether an example is
+skipped (misclassified before the attack) is the fp32 model's verdict. ``exact_queries`` counts
+these fp32 checks; they are in ``queries`` and outside the budget. ``cache=False`` scores every text it is given,
 repeats included (how TextAttack counts queries when its cache is off); benchmarks use it to
 measure what the cache saves.
 """
@@ -46,7 +47,8 @@ class Goal:
         self.exact_queries = 0  # of ``queries``, the fp32 checks of a fast path's verdicts
         self.overturned = 0  # label flips of the fast path that the fp32 model did not confirm
         self._cache: dict[str, np.ndarray] = {}
-        self._exact: dict[str, np.ndarray] = {}
+        self._exact: dict[str, np.ndarray] = {}  # fp32 probabilities, on a fast path
+        self._original: str | None = None
 
     def _new(self, texts: list[str]) -> list[str]:
         return list(dict.fromkeys(t for t in texts if t not in self._cache)) if self.cache else list(texts)
@@ -80,28 +82,44 @@ class Goal:
         return np.stack([self._cache[t] for t in texts]) if texts else scored
 
     def original(self, text: str) -> np.ndarray:
-        """(K,) the exact model's probabilities of the original text (the search's first query)."""
-        if self.affordable([text]) < 1:
-            raise QueryBudgetExhausted
-        probs = self.victim.exact([text])[0]
-        self._cache[text] = self._exact[text] = probs
-        self.queries += 1
-        self.requested += 1
+        """(K,) probabilities of the original text (the search's first query).
+
+        On a fast path, the fp32 model's verdict on it is taken where it costs no extra forward: in
+        the first fp32 check of a flip (:meth:`confirm`), or by :meth:`exact_original` at the end;
+        at once only when the fast path says the original is misclassified already (then the
+        search starts from the fp32 probabilities, and skips the example only if fp32 agrees)."""
+        probs = self.probabilities([text])[0]
+        self._original = text
+        if self.victim.has_fast_path and self.is_success(probs):
+            probs = self.exact_original()
         return probs
+
+    @property
+    def has_original(self) -> bool:
+        return self._original is not None
+
+    def exact_original(self) -> np.ndarray:
+        """(K,) the exact model's probabilities of the original text (an fp32 query unless taken already)."""
+        return self._exact_scores([self._original])[0]
 
     def confirm(self, texts: list[str]) -> np.ndarray:
         """(N, K) exact (fp32) probabilities of texts the search found to flip the label; on a victim
         without a fast path the search's own probabilities (no query). Counts what it overturns."""
+        probs = self._exact_scores(texts)  # (N, K)
+        self.overturned += int((~self.is_success(probs)).sum())
+        return probs
+
+    def _exact_scores(self, texts: list[str]) -> np.ndarray:
+        """(N, K) fp32 probabilities; the original's fp32 verdict, if still pending, rides in the same forward."""
         if not self.victim.has_fast_path:
             return np.stack([self._cache[t] for t in texts])
-        new = [t for t in dict.fromkeys(texts) if t not in self._exact]
+        pending = [self._original] if self._original not in self._exact else []
+        new = [t for t in dict.fromkeys(pending + list(texts)) if t not in self._exact]
         if new:
             self._exact.update(zip(new, self.victim.exact(new)))
             self.queries += len(new)
             self.exact_queries += len(new)
-        probs = np.stack([self._exact[t] for t in texts])  # (N, K)
-        self.overturned += int((~self.is_success(probs)).sum())
-        return probs
+        return np.stack([self._exact[t] for t in texts])
 
     def known(self, text: str) -> np.ndarray:
         """The probabilities of a text already scored (no query); the exact model's where it has them."""

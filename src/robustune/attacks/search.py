@@ -141,6 +141,15 @@ class GreedyWordImportance:
         return texts, covered
 
     def run(self, goal: Goal, text: WordText, generator, constraints: list) -> SearchOutcome:
+        outcome = self._search(goal, text, generator, constraints)
+        if outcome.status == "skipped" or not goal.has_original:
+            return outcome
+        original = goal.exact_original()  # the fp32 verdict on the original (a fast path defers it)
+        if goal.is_success(original):
+            return SearchOutcome("skipped", text, original, reason="misclassified before the attack")
+        return outcome
+
+    def _search(self, goal: Goal, text: WordText, generator, constraints: list) -> SearchOutcome:
         position_rules = [c for c in constraints if isinstance(c, PositionConstraint)]
         candidate_rules = [c for c in constraints if isinstance(c, CandidateConstraint) and not c.lazy]
         lazy_rules = [c for c in constraints if isinstance(c, CandidateConstraint) and c.lazy]
