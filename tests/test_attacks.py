@@ -249,10 +249,10 @@ def test_fp32_check_overturns_a_bf16_flip_and_the_search_goes_on():
     generator = {"good": ["fine"], "film": ["dull"]}
     attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification()],
                     GreedyWordImportance("unk"))
-    fast = torch_victim(model.predict_proba, model, NAMES, precision="bf16")
+    fast = torch_victim(lambda net, texts: net.predict_proba(texts), model, NAMES, precision="bf16")
     assert fast.has_fast_path and fast.precision == "bf16"
     assert fast(["fine film"])[0].argmax() == 0 and fast.exact(["fine film"])[0].argmax() == 1  # they disagree
-    exact = torch_victim(model.predict_proba, model, NAMES, precision="fp32")
+    exact = torch_victim(lambda net, texts: net.predict_proba(texts), model, NAMES, precision="fp32")
     assert not exact.has_fast_path
     # Without the check, the bf16 search would stop at "fine film", which the fp32 model calls positive.
     unchecked = Attack(attack.generator, attack.constraints, attack.search).attack(
@@ -374,7 +374,7 @@ def test_whether_an_example_is_skipped_is_the_fp32_models_verdict():
     attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification()],
                     GreedyWordImportance("unk"))
     for precision in ("bf16", "fp32"):
-        victim = torch_victim(model.predict_proba, model, NAMES, precision=precision)
+        victim = torch_victim(lambda net, texts: net.predict_proba(texts), model, NAMES, precision=precision)
         # fp32 calls "fine film" positive, bf16 negative: gold negative is misclassified by fp32 ...
         skipped = attack.attack(victim, "fine film", label=0)
         assert skipped.status == "skipped" and skipped.adversarial == "fine film", precision

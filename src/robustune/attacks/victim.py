@@ -7,7 +7,8 @@ seconds spent inside them, so that a benchmark can tell the model's cost from th
 
 **The fast path.** A model loaded here runs the search in bf16 (``torch.autocast``) where the
 hardware computes bf16 natively (``precision="auto"``: a GPU that supports it, or a CPU with
-AVX512-BF16 or AMX-BF16), and keeps its exact fp32 forward as :meth:`Victim.exact`: the search
+AVX512-BF16 or AMX-BF16) on a bf16 copy of the model, and keeps its exact fp32 forward as
+:meth:`Victim.exact`: the search
 asks the fp32 model before it believes a label flip (``Goal.confirm``), so the verdicts and
 adversarial texts an attack reports are the fp32 model's. ``precision="fp32"`` searches in fp32
 (``exact`` is then the search's own forward). A callable victim has no fast path: it is its own
@@ -106,18 +107,25 @@ def resolve_precision(precision: str, device) -> str:
     return precision
 
 
-def torch_victim(exact: ProbabilityFn, model, label_names, batch_size: int = 64, precision: str = "auto") -> Victim:
-    """A Victim of a torch model: ``exact`` in fp32, and under bf16 autocast when ``precision`` asks for it."""
+def torch_victim(predict: Callable, model, label_names, batch_size: int = 64, precision: str = "auto") -> Victim:
+    """A Victim of a torch ``model``: ``predict(model, texts) -> (N, K)`` in fp32, and where
+    ``precision`` asks for it a fast path that runs ``predict`` on a bf16 copy of the model under
+    autocast (the copy's weights are cast once: autocast alone casts every weight at every forward,
+    which costs more than the matmuls on the small batches of an attack)."""
+    import copy
+
     import torch
 
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)
+    exact = lambda texts: predict(model, texts)  # noqa: E731
     if precision == "fp32":
         return Victim(exact, label_names, batch_size)
+    fast_model = copy.deepcopy(model).to(torch.bfloat16)
 
     def fast(texts: list[str]) -> np.ndarray:
         with torch.autocast(device.type, dtype=torch.bfloat16):
-            return exact(texts)
+            return predict(fast_model, texts)
 
     return Victim(fast, label_names, batch_size, exact_proba=exact, precision=precision)
 
@@ -136,9 +144,9 @@ def _hf_sequence_classifier(source: str, batch_size: int, precision: str) -> Vic
     names = [config.id2label.get(i, str(i)) for i in range(config.num_labels)]
 
     @torch.inference_mode()
-    def predict_proba(texts: list[str]) -> np.ndarray:
+    def predict_proba(net, texts: list[str]) -> np.ndarray:
         batch = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
-        return torch.softmax(model(**batch).logits.float(), dim=-1).numpy()
+        return torch.softmax(net(**batch).logits.float(), dim=-1).numpy()
 
     return torch_victim(predict_proba, model, names, batch_size, precision)
 
@@ -155,8 +163,8 @@ def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int
     if isinstance(model, Victim):
         return model
     if isinstance(model, RobustClassifier):
-        return torch_victim(lambda texts: model.predict_proba(texts, batch_size=batch_size), model,
-                               model.label_names, batch_size, precision)
+        return torch_victim(lambda net, texts: net.predict_proba(texts, batch_size=batch_size), model,
+                            model.label_names, batch_size, precision)
     if callable(model):
         if label_names is None:
             raise RobustuneError("a function victim needs label_names")
