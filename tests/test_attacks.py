@@ -55,8 +55,11 @@ def test_goal_caches_and_counts_queries():
     goal.probabilities(["good", "bad", "good"])
     goal.probabilities(["good"])
     assert goal.queries == 2 and victim.queries == 2
+    assert goal.requested == 4  # TextAttack's count: every text asked for, cache hits included
+    assert goal.affordable(["good", "fine", "okay"]) == 2  # "good" is cached; one new text fits
     with pytest.raises(QueryBudgetExhausted):
         goal.probabilities(["fine", "okay"])
+    assert goal.queries == 2 and victim.queries == 2  # nothing is sent for a batch that does not fit
 
 
 def test_victim_times_its_forwards_apart_from_the_search():
