@@ -384,3 +384,16 @@ def test_whether_an_example_is_skipped_is_the_fp32_models_verdict():
         # ... and gold positive is classified correctly by fp32, so it is attacked.
         attacked = attack.attack(victim, "fine film", label=1)
         assert attacked.status == "successful" and attacked.original_probabilities[1] > 0.5, precision
+
+
+def test_victim_batches_texts_by_length_and_keeps_the_callers_order():
+    batches = []
+
+    def recording_proba(texts):
+        batches.append([len(t) for t in texts])
+        return lexicon_proba(texts)
+
+    texts = ["a great and fun film", "bad", "a good film", "awful", "the dull and boring film , okay"]
+    probs = load_victim(recording_proba, NAMES, batch_size=2)(texts)
+    np.testing.assert_allclose(probs, lexicon_proba(texts), rtol=1e-6)
+    assert batches == [[3, 5], [11, 20], [31]]  # sorted by length, so a batch pads little
