@@ -397,3 +397,19 @@ def test_victim_batches_texts_by_length_and_keeps_the_callers_order():
     probs = load_victim(recording_proba, NAMES, batch_size=2)(texts)
     np.testing.assert_allclose(probs, lexicon_proba(texts), rtol=1e-6)
     assert batches == [[3, 5], [11, 20], [31]]  # sorted by length, so a batch pads little
+
+
+def test_similarity_fast_path_rechecks_the_threshold_band_in_fp32(tiny_encoder):
+    original = WordText.from_text("a good film and a fine story")
+    candidates = [original.replace(i, w) for i in (1, 2, 4) for w in ("bad", "great", "movie", "dull")]
+    cosines = SentenceSimilarity(0.0, encoder=tiny_encoder, precision="fp32").similarity(original, candidates)
+    raw = SentenceSimilarity(0.0, encoder=tiny_encoder, precision="bf16").similarity(original, candidates)
+    below = np.flatnonzero(raw < cosines)  # candidates whose cosine bf16 puts lower than fp32 does
+    assert len(below)
+    threshold = float(cosines[below[0]])  # fp32 keeps that candidate (>=), raw bf16 would not
+    fp32 = SentenceSimilarity(threshold, encoder=tiny_encoder, precision="fp32").keep(original, candidates)
+    assert fp32[below[0]] and not raw[below[0]] >= threshold
+    fast = SentenceSimilarity(threshold, encoder=tiny_encoder, precision="bf16", band=0.02)
+    assert list(fast.keep(original, candidates)) == list(fp32)  # the band is re-judged in fp32
+    no_band = SentenceSimilarity(threshold, encoder=tiny_encoder, precision="bf16", band=0.0)
+    assert list(no_band.keep(original, candidates)) == list(raw >= threshold)
