@@ -184,10 +184,11 @@ class GreedyWordImportance:
                         modified = sorted(state.modified | covered[best])
                         return SearchOutcome("successful", candidates[best], exact, modified)
                     gold = cand_probs[:, goal.gold]
-                    # The candidate that lowers p_gold most among those the lazy constraints keep.
-                    best = self._first_passing(lazy_rules, state.original, candidates,
-                                               np.argsort(gold, kind="stable"))
-                    if best is not None and gold[best] < best_probs[goal.gold]:
+                    # The candidate that lowers p_gold most (if any lowers it) among those the lazy
+                    # constraints keep: only the ones that lower it need checking.
+                    better = [i for i in np.argsort(gold, kind="stable") if gold[i] < best_probs[goal.gold]]
+                    best = self._first_passing(lazy_rules, state.original, candidates, better)
+                    if best is not None:
                         state.current, best_probs = candidates[best], cand_probs[best]
                         state.modified |= covered[best]
                 if last:
