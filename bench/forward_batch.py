@@ -1,9 +1,21 @@
-"""Victim forward cost per text at batch sizes 4-128: does batching more texts per forward pay on this machine?
+"""Victim forward cost per text at batch sizes 4-128, in fp32 and on the attack's fast path, against the matmul limit.
 
     PYTHONPATH=src python bench/forward_batch.py MODEL_DIR [--data ../shared/datasets/sst2/test.tsv]
 
-Scores the first 256 texts of --data with ``RobustClassifier.predict_proba`` at each batch size (one
-warm-up batch first) and prints milliseconds per text and per forward, side by side in one process.
+Scores the first 256 texts of --data through ``load_victim(MODEL_DIR, precision=...)`` (texts sorted
+by length into batches, as an attack sends them) at each batch size, one warm-up pass first, and
+prints milliseconds per text and per forward for ``fp32`` and for the fast path (``bf16``: autocast),
+side by side in one process, with the share of predictions on which the two agree.
+
+The limit: the peak matmul rate of this machine is measured in fp32 and in bf16, the best of
+several runs, on two kinds of matmul: the encoder's own (a batch of 64 texts of the mean length:
+(64·T, d) @ (d, f), (64·T, f) @ (f, d), (64·T, d) @ (d, d)), and square 1024-wide ones (what the
+hardware reaches on large matrices; AMX-BF16 units reach far more there than on the encoder's
+narrow ones). The encoder's matmul work per text is counted from its config and the texts' own
+token counts (no padding): per layer and token, 2·d·(4d + 2f) for the projections and
+feed-forward plus 4·T·d for attention (d hidden, f intermediate, T tokens). A limit is that work
+at a peak rate; the ratios printed are measured time / limit (1.0 would be every cycle spent on
+matmuls at that peak), against the encoder-shape peak and, in the last column, the square peak.
 """
 
 from __future__ import annotations
@@ -11,8 +23,46 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+import torch
+
+from robustune.attacks import load_victim
 from robustune.data import load_source
 from robustune.modeling import RobustClassifier
+
+BATCHES = (4, 8, 16, 32, 64, 128)
+
+
+def matmul_peak(dtype: torch.dtype, shapes: list[tuple[int, int, int]], repeats: int = 10) -> float:
+    """FLOP/s of (m, k) @ (k, n) matmuls in ``dtype`` over ``shapes``, the fastest of ``repeats`` runs."""
+    gen = torch.Generator().manual_seed(0)
+    pairs = [(torch.randn(m, k, generator=gen).to(dtype), torch.randn(k, n, generator=gen).to(dtype))
+             for m, k, n in shapes]
+    work = sum(2 * m * k * n for m, k, n in shapes)
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first run warms up
+        start = time.perf_counter()
+        for a, b in pairs:
+            torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return work / best
+
+
+def encoder_flops(config, tokens: np.ndarray) -> float:
+    """Matmul FLOPs of a BERT-style encoder over texts of ``tokens`` tokens each (no padding)."""
+    d, f, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_token = 2 * d * (4 * d + 2 * f) + 4 * tokens * d  # (N,)
+    return float(layers * (tokens * per_token).sum())
+
+
+def seconds(victim, texts: list[str], batch: int) -> tuple[float, int]:
+    victim.batch_size = batch
+    victim(texts[:batch])  # warm-up
+    forwards = victim.forwards
+    start = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        victim(texts[i:i + batch])
+    return time.perf_counter() - start, victim.forwards - forwards
 
 
 def main() -> None:
@@ -20,17 +70,44 @@ def main() -> None:
     p.add_argument("model")
     p.add_argument("--data", default="../shared/datasets/sst2/test.tsv")
     p.add_argument("--texts", type=int, default=256)
+    p.add_argument("--fast", choices=["auto", "bf16"], default="auto",
+                   help="the fast path's precision (default: auto, as robustune attack)")
     args = p.parse_args()
-    model = RobustClassifier.from_pretrained(args.model)
     texts = load_source(args.data, "test").texts[:args.texts]
-    for batch in (4, 8, 16, 32, 64, 128):
-        model.predict_proba(texts[:batch])  # warm-up
-        start, forwards = time.perf_counter(), 0
-        for i in range(0, len(texts), batch):
-            model.predict_proba(texts[i:i + batch], batch_size=batch)
-            forwards += 1
-        seconds = time.perf_counter() - start
-        print(f"batch {batch:4d}: {1000 * seconds / len(texts):.2f} ms/text, {1000 * seconds / forwards:.1f} ms/forward")
+    model = RobustClassifier.from_pretrained(args.model)
+    tokens = model.tokenize(texts)["attention_mask"].sum(1).numpy()  # (N,) tokens per text, no padding
+    flops = encoder_flops(model.encoder.config, tokens)
+    config = model.encoder.config
+    rows, d, f = 64 * round(tokens.mean()), config.hidden_size, config.intermediate_size
+    encoder_shapes = [(rows, d, f), (rows, f, d), (rows, d, d)]
+    peaks = {dtype: matmul_peak(getattr(torch, name), encoder_shapes) for dtype, name in
+             (("fp32", "float32"), ("bf16", "bfloat16"))}
+    square = {dtype: matmul_peak(getattr(torch, name), [(1024, 1024, 1024)]) for dtype, name in
+              (("fp32", "float32"), ("bf16", "bfloat16"))}
+    victims = {"fp32": load_victim(model, precision="fp32"), "fast": load_victim(model, precision=args.fast)}
+    fast = victims["fast"].precision
+    agree = float((victims["fp32"](texts).argmax(1) == victims["fast"](texts).argmax(1)).mean())
+    limits = {"fp32": 1000 * flops / peaks["fp32"] / len(texts), "fast": 1000 * flops / peaks[fast] / len(texts)}
+    square_limit = 1000 * flops / square[fast] / len(texts)
+    print(f"{len(texts)} texts of {args.data}, {tokens.mean():.1f} tokens/text, {flops / len(texts) / 1e9:.3f} "
+          f"GFLOP/text; matmul peak on the encoder's shapes fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
+          f"{peaks['bf16'] / 1e9:.0f} GFLOP/s; on 1024-square ones fp32 {square['fp32'] / 1e9:.0f}, bf16 "
+          f"{square['bf16'] / 1e9:.0f} GFLOP/s; "
+          f"{torch.get_num_threads()} threads; fast path = {fast}; fp32 and fast path agree on {agree:.1%} of "
+          f"predictions")
+    print(f"limit at the encoder-shape peak: fp32 {limits['fp32']:.2f} ms/text, {fast} {limits['fast']:.2f} ms/text; "
+          f"at the square peak: {fast} {square_limit:.2f} ms/text\n")
+    print(f"| batch | fp32 ms/text | fp32 ms/forward | fp32 / limit | {fast} ms/text | {fast} ms/forward | "
+          f"{fast} / limit | fp32 / {fast} | {fast} / square-peak limit |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for batch in BATCHES:
+        row = {}
+        for name, victim in victims.items():
+            spent, forwards = seconds(victim, texts, batch)
+            row[name] = (1000 * spent / len(texts), 1000 * spent / forwards)
+        print(f"| {batch} | {row['fp32'][0]:.2f} | {row['fp32'][1]:.1f} | {row['fp32'][0] / limits['fp32']:.2f} | "
+              f"{row['fast'][0]:.2f} | {row['fast'][1]:.1f} | {row['fast'][0] / limits['fast']:.2f} | "
+              f"{row['fp32'][0] / row['fast'][0]:.2f} | {row['fast'][0] / square_limit:.2f} |")
 
 
 if __name__ == "__main__":

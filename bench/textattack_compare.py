@@ -1,20 +1,26 @@
-"""robustune's attack recipes against TextAttack's, on the same victim and the same examples (issue 6).
+"""robustune's attack recipes against TextAttack's, on the same victim and the same examples (issues 6, 26).
 
-The bar (issue 6): robustune at least 3x faster per example than TextAttack's recipe, at an attack
-success rate no lower. TextAttack does not install beside transformers 5, so it runs in its own
-virtual environment and robustune never depends on it: this script (robustune's venv) attacks with
-robustune in-process, then runs ``bench/textattack_side.py`` with TextAttack's Python, whose
-``ModelWrapper`` forwards each batch to ``bench/victim_server.py`` (robustune's venv,
-``load_victim(MODEL)``): one model, one set of weights, for both. The pipe's own cost is measured
-(an echo request of 32 texts, no forward) and reported next to a 32-text forward. Recipes
-alternate robustune / TextAttack; both sides attack one warm-up example (not in the sample) first
-so that one-off loading (GloVe, WordNet, encoders, MLM) is left out of seconds/example.
+The bar (issue 26): robustune at least 2x faster per example than TextAttack with a dynamic-padding
+model wrapper and at least 15x faster than TextAttack with its stock ``HuggingFaceModelWrapper``, at
+an attack success rate no lower (within 2 examples), the success rate being the fp32 model's.
+TextAttack does not install beside transformers 5, so it runs in its own virtual environment and
+robustune never depends on it: this script (robustune's venv) attacks with robustune in-process
+(``--precision``, default auto: a bf16 search whose every label flip is confirmed by the fp32 model),
+then runs ``bench/textattack_side.py`` with TextAttack's Python once per wrapper
+(``--textattack-wrappers``, default ``dynamic,stock``); that side loads the same model directory
+with transformers 4 (the same weights, robustune's pooling and head; its probabilities are checked
+against robustune's fp32 ones on the attacked rows and the largest difference is reported). Every
+side attacks one warm-up example (not in the sample) first so that one-off loading (GloVe, WordNet,
+encoders, MLM) is left out of seconds/example. Queries are reported both ways: texts sent to the
+victim (robustune's ``queries``; TextAttack's model wrapper counts them too) and texts the search
+asked to have scored, cache hits included (TextAttack's ``num_queries``; robustune's ``requested``).
 The TextAttack recipes and the parts that had to differ offline are described in
 ``bench/textattack_side.py``. ``--robustune-only`` runs robustune's side alone (the same sample and
 warm-up), and ``--option KEY=VALUE`` passes a setting to robustune's recipe builders, e.g.
-``--option per_edit=1 --option max_rate=1.0`` for deepwordbug with TextAttack's settings.
-``--textattack-no-cache`` turns TextAttack's model-output cache off, as the issue describes the
-baseline (TextAttack 0.3.11's goal functions cache by default).
+``--option per_edit=2`` for deepwordbug with two edits of each kind. ``--textattack-no-cache``
+turns TextAttack's model-output cache off (TextAttack 0.3.11's goal functions cache by default).
+``--textattack-timeout`` stops a TextAttack side after S seconds; it is then measured on the
+examples it finished, and the ratio uses robustune's seconds on the same rows.
 
 Set-up (once; nothing of TextAttack goes into robustune or its venv):
 
@@ -51,7 +57,6 @@ from pathlib import Path
 
 import numpy as np
 
-import robustune
 from robustune.attacks import RECIPES, build_recipe, load_victim, run_attack
 from robustune.attacks.constraints import stop_words
 from robustune.attacks.runner import label_ids, sample_indices
@@ -86,7 +91,7 @@ def offline_resources(out: Path) -> dict:
 
 
 def forward_ms(victim, texts: list[str], repeats: int = 20) -> float:
-    """Milliseconds of one in-process 32-text forward of the victim (to set beside the pipe's cost)."""
+    """Milliseconds of one in-process 32-text forward of the victim (its search precision)."""
     batch = (texts * 32)[:32]
     victim(batch)
     start = time.perf_counter()
@@ -96,8 +101,8 @@ def forward_ms(victim, texts: list[str], repeats: int = 20) -> float:
 
 
 def run_robustune(args, recipe: str, data, indices: list[int], warm: int, out: Path) -> dict:
-    victim = load_victim(args.model)
-    attack = build_recipe(recipe, seed=args.seed, mlm=args.mlm, **dict(args.option))
+    victim = load_victim(args.model, precision=args.precision)
+    attack = build_recipe(recipe, seed=args.seed, mlm=args.mlm, precision=args.precision, **dict(args.option))
     attack.attack(victim, data.texts[warm], label_ids(data, victim.label_names)[warm])  # lazy loads
     before = load()
     summary = run_attack(attack, victim, data, out, num_examples=len(indices), seed=args.seed, progress=False,
@@ -108,12 +113,11 @@ def run_robustune(args, recipe: str, data, indices: list[int], warm: int, out: P
     return {**summary, "load_before": before, "load_after": load(), "records": records}
 
 
-def run_textattack(args, recipe: str, data, indices: list[int], gold: list[int], warm: int, out: Path,
-                   resources: dict) -> dict:
-    server = ["env", f"PYTHONPATH={Path(robustune.__file__).resolve().parents[1]}", sys.executable,
-              str(HERE / "victim_server.py"), "--model", args.model, "--batch-size", "32"]
-    job = {"recipe": recipe, "seed": args.seed, "server": server, "mlm": args.mlm,
-           "mlm_candidates": args.textattack_mlm_candidates, "use_cache": not args.textattack_no_cache, **resources,
+def run_textattack(args, recipe: str, wrapper: str, data, indices: list[int], gold: list[int], warm: int,
+                   out: Path, resources: dict, check: dict) -> dict:
+    job = {"recipe": recipe, "wrapper": wrapper, "model": str(Path(args.model).resolve()), "seed": args.seed,
+           "mlm": args.mlm, "mlm_candidates": args.textattack_mlm_candidates,
+           "use_cache": not args.textattack_no_cache, "check": check, **resources,
            "warmup": {"text": data.texts[warm], "label": gold[warm]},
            "examples": [{"index": i, "text": data.texts[i], "label": gold[i]} for i in indices]}
     out.mkdir(parents=True)
@@ -125,7 +129,7 @@ def run_textattack(args, recipe: str, data, indices: list[int], gold: list[int],
     command = [args.textattack_python, str(HERE / "textattack_side.py"), str(out / "job.json"), str(out / "result.json")]
     try:
         subprocess.run(command, env=env, check=True, timeout=args.textattack_timeout)
-    except subprocess.TimeoutExpired:  # measured on the examples it finished (the server exits with its pipe)
+    except subprocess.TimeoutExpired:  # measured on the examples it finished
         lines = (out / "result.json.records.jsonl").read_text().splitlines()
         records = [json.loads(line) for line in lines]
         if not records:
@@ -137,7 +141,10 @@ def run_textattack(args, recipe: str, data, indices: list[int], gold: list[int],
 
 
 def summarize_textattack(records: list[dict]) -> dict:
-    """TextAttack's figures with robustune's definitions (runner.summarize): rates over attacked examples."""
+    """TextAttack's figures with robustune's definitions (runner.summarize): rates over attacked examples.
+
+    ``avg_requested``: TextAttack's own ``num_queries`` (cache hits included); ``avg_queries``: the
+    texts its model wrapper was sent (robustune's definition of a query)."""
     n = len(records)
     attacked = [r for r in records if r["status"] != "skipped"]
     successful = [r for r in records if r["status"] == "successful"]
@@ -146,8 +153,8 @@ def summarize_textattack(records: list[dict]) -> dict:
         "clean_accuracy": len(attacked) / n,
         "attack_success_rate": len(successful) / len(attacked) if attacked else 0.0,
         "avg_perturbed_word_pct": float(np.mean([r["perturbed_word_pct"] for r in successful])) if successful else 0.0,
-        "avg_queries": float(np.mean([r["queries"] for r in attacked])) if attacked else 0.0,
-        "avg_texts_scored": float(np.mean([r["texts_scored"] for r in attacked])) if attacked else 0.0,
+        "avg_requested": float(np.mean([r["queries"] for r in attacked])) if attacked else 0.0,
+        "avg_queries": float(np.mean([r["texts_scored"] for r in attacked])) if attacked else 0.0,
         "seconds_per_example": sum(r["seconds"] for r in records) / n,
         "victim_seconds_per_example": sum(r["victim_seconds"] for r in records) / n,
         "forwards_per_example": sum(r["forwards"] for r in records) / n,
@@ -157,7 +164,7 @@ def summarize_textattack(records: list[dict]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="robustune model directory (the victim of both sides)")
+    p.add_argument("--model", required=True, help="robustune model directory (the victim of every side)")
     p.add_argument("--data", required=True, help="labelled data to attack")
     p.add_argument("--num-examples", type=int, default=100, help="seeded sample size (default: 100)")
     p.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated recipes")
@@ -165,80 +172,99 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="sample and attack seed (default: 0)")
     p.add_argument("--output", required=True, help="new folder for the outputs")
     p.add_argument("--option", type=recipe_option, action="append", default=[], metavar="KEY=VALUE",
-                   help="a keyword for robustune's recipe builders, e.g. per_edit=1 (repeatable)")
+                   help="a keyword for robustune's recipe builders, e.g. per_edit=2 (repeatable)")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="robustune's search precision (default: auto; flips are confirmed in fp32 either way)")
     p.add_argument("--robustune-only", action="store_true",
                    help="attack with robustune only (its side of an earlier comparison, or an ablation)")
+    p.add_argument("--textattack-wrappers", default="dynamic,stock",
+                   help="TextAttack model wrappers, comma-separated: dynamic (pads a batch to its longest text), "
+                        "stock (HuggingFaceModelWrapper, pads to the tokenizer's model_max_length) "
+                        "(default: dynamic,stock)")
     p.add_argument("--textattack-timeout", type=float,
-                   help="stop TextAttack's side of a recipe after S seconds and compare on the examples it "
+                   help="stop a TextAttack side of a recipe after S seconds and compare on the examples it "
                         "finished (default: no limit)")
-    p.add_argument("--textattack-mlm-candidates", type=int, default=48,
-                   help="TextAttack bert-attack's top-k per position (default: 48, robustune's; TextAttack's own: 8)")
+    p.add_argument("--textattack-mlm-candidates", type=int, default=8,
+                   help="TextAttack bert-attack's top-k per position (default: 8, TextAttack's own; robustune's: 48)")
     p.add_argument("--textattack-no-cache", action="store_true",
-                   help="TextAttack's goal function without its model-output cache (how the issue describes "
-                        "TextAttack; 0.3.11 caches by default)")
+                   help="TextAttack's goal function without its model-output cache (0.3.11 caches by default)")
     p.add_argument("--textattack-python", default="/work/ta-venv/bin/python",
                    help="the Python of the venv TextAttack is installed in (default: /work/ta-venv/bin/python)")
+    p.add_argument("--results", help="also write the comparison (figures, no per-example records) to this JSON file")
     args = p.parse_args()
     out = Path(args.output)
     if out.exists():
         raise RobustuneError(f"{out}: already exists; choose a new --output")
     out.mkdir(parents=True)
     data = load_source(args.data, "test")
-    victim = load_victim(args.model)
+    victim = load_victim(args.model, precision=args.precision)
     gold = label_ids(data, victim.label_names)
     indices = sample_indices(data, args.num_examples, args.seed)
     warm = next(i for i in range(len(data)) if i not in set(indices))
     resources = None if args.robustune_only else offline_resources(out)
-    comparison = {"inprocess_forward_ms_32": forward_ms(victim, [data.texts[i] for i in indices]), "recipes": {}}
+    texts = [data.texts[i] for i in indices]
+    check = {"texts": texts, "probs": victim.exact(texts).tolist()}  # robustune's fp32 probabilities
+    comparison = {"inprocess_forward_ms_32": forward_ms(victim, texts), "precision": victim.precision,
+                  "cpu_threads": os.cpu_count(), "recipes": {}}
     del victim
+    wrappers = [] if args.robustune_only else args.textattack_wrappers.split(",")
     for recipe in args.recipes.split(","):
-        ours = run_robustune(args, recipe, data, indices, warm, out / recipe / "robustune")
-        sides = {"robustune": ours}
-        if not args.robustune_only:
-            sides["textattack"] = run_textattack(args, recipe, data, indices, gold, warm, out / recipe / "textattack",
-                                                 resources)
+        sides = {"robustune": run_robustune(args, recipe, data, indices, warm, out / recipe / "robustune")}
+        for wrapper in wrappers:
+            sides[f"textattack-{wrapper}"] = run_textattack(args, recipe, wrapper, data, indices, gold, warm,
+                                                            out / recipe / f"textattack-{wrapper}", resources, check)
         comparison["recipes"][recipe] = sides
-        print(recipe, json.dumps({side: {k: v for k, v in figures.items() if k not in ("records", "attack")}
-                                  for side, figures in sides.items()}), flush=True)
+        print(recipe, json.dumps({side: figures_only(figures) for side, figures in sides.items()}), flush=True)
     (out / "comparison.json").write_text(json.dumps(comparison, indent=1, ensure_ascii=False), encoding="utf-8")
+    if args.results:
+        figures = {**comparison, "command": sys.argv, "recipes": {
+            recipe: {side: {**figures_only(f), "ratio_vs_robustune": ratio(sides["robustune"], f)}
+                     for side, f in sides.items()} for recipe, sides in comparison["recipes"].items()}}
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results).write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")
     print_table(comparison, len(indices), args)
 
 
+def figures_only(figures: dict) -> dict:
+    return {k: v for k, v in figures.items() if k not in ("records", "attack")}
+
+
+def ratio(ours: dict, theirs: dict) -> float:
+    """Their seconds/example over robustune's on the rows they finished (all, unless stopped)."""
+    done = {r["index"] for r in theirs["records"]}
+    same = [r["seconds"] for r in ours["records"] if r["index"] in done]
+    return theirs["seconds_per_example"] / (sum(same) / len(same))
+
+
 def print_table(comparison: dict, n: int, args) -> None:
-    ran = [s["textattack"] for s in comparison["recipes"].values() if "versions" in s.get("textattack", {})]
+    ran = [s for sides in comparison["recipes"].values() for s in sides.values() if "versions" in s]
     versions = ran[0]["versions"] if ran else \
         "robustune only" if args.robustune_only else "TextAttack stopped, versions not recorded"
     cache = "" if args.robustune_only else f"TextAttack cache {'off' if args.textattack_no_cache else 'on'}; "
     print(f"\n{n} examples of {args.data}, victim {args.model}; {versions}; {cache}options {dict(args.option)}; "
-          f"in-process 32-text forward {comparison['inprocess_forward_ms_32']:.1f} ms\n")
-    print("| recipe | side | success rate | perturbed words % | queries/example | texts scored/example | "
-          "seconds/example | victim seconds/example | load (1 min) before/after | TextAttack s / robustune s |")
+          f"robustune precision {comparison['precision']}; in-process 32-text forward "
+          f"{comparison['inprocess_forward_ms_32']:.1f} ms\n")
+    print("| recipe | side | success rate (succ/failed/skipped) | perturbed words % | texts sent to the victim/example | "
+          "texts requested/example (TextAttack's queries) | seconds/example | victim seconds/example | "
+          "load (1 min) before/after | side s / robustune s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for recipe, sides in comparison["recipes"].items():
         ours = sides["robustune"]
-        print(f"| {recipe} | robustune | {ours['attack_success_rate']:.3f} | {ours['avg_perturbed_word_pct']:.1f} | "
-              f"{ours['avg_queries']:.1f} | {ours['avg_queries']:.1f} | {ours['seconds_per_example']:.3f} | "
-              f"{ours['victim_seconds_per_example']:.3f} | "
-              f"{ours['load_before'][0]}/{ours['load_after'][0]} | |")
-        if "textattack" not in sides:
-            continue
-        theirs = sides["textattack"]
-        done = {r["index"] for r in theirs["records"]}  # all of them, unless TextAttack was stopped
-        same = [r["seconds"] for r in ours["records"] if r["index"] in done]
-        ours_seconds = sum(same) / len(same)  # robustune's seconds/example on the rows TextAttack finished
-        ratio = theirs["seconds_per_example"] / ours_seconds
-        if theirs.get("partial"):
-            print(f"| {recipe} | (TextAttack stopped after {theirs['timeout_s']:.0f} s: {len(done)} of {n} examples; "
-                  f"its row and the ratio cover those {len(done)}, robustune's on them: "
-                  f"{ours_seconds:.3f} s/example) | | | | | | | | |")
-        print(f"| {recipe} | TextAttack | {theirs['attack_success_rate']:.3f} | {theirs['avg_perturbed_word_pct']:.1f} | "
-              f"{theirs['avg_queries']:.1f} | {theirs['avg_texts_scored']:.1f} | {theirs['seconds_per_example']:.3f} | "
-              f"{theirs['victim_seconds_per_example']:.3f} | "
-              f"{theirs['load_before'][0]}/{theirs['load_after'][0]} | {ratio:.2f} |")
-    pipes = [f"{recipe}: echo {s['textattack']['ipc']['echo_ms']:.1f} ms, forward {s['textattack']['ipc']['forward_ms']:.1f} ms"
-             for recipe, s in comparison["recipes"].items() if "ipc" in s.get("textattack", {})]
-    if pipes:
-        print("\npipe cost (TextAttack side, 32 texts): " + ", ".join(pipes))
+        for side, f in sides.items():
+            c = f["counts"]
+            name = side if side == "robustune" else f"TextAttack {side.split('-', 1)[1]}"
+            if f.get("partial"):
+                name += f" (stopped after {f['timeout_s']:.0f} s: {len(f['records'])} of {n} examples)"
+            extra = "" if side == "robustune" else \
+                f" (max prob. diff {f['max_abs_diff']:.1e})" if "max_abs_diff" in f else ""
+            print(f"| {recipe} | {name}{extra} | {f['attack_success_rate']:.3f} ({c['successful']}/{c['failed']}/"
+                  f"{c['skipped']}) | {f['avg_perturbed_word_pct']:.1f} | {f['avg_queries']:.1f} | "
+                  f"{f['avg_requested']:.1f} | {f['seconds_per_example']:.3f} | {f['victim_seconds_per_example']:.3f} | "
+                  f"{f['load_before'][0]}/{f['load_after'][0]} | "
+                  f"{'' if side == 'robustune' else f'{ratio(ours, f):.2f}'} |")
+        if ours.get("overturned") is not None:
+            print(f"| {recipe} | (robustune: {ours['overturned']} bf16 flips overturned by the fp32 check, "
+                  f"{ours['avg_exact_queries']:.2f} fp32 checks/example) | | | | | | | | |")
 
 
 if __name__ == "__main__":

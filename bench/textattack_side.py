@@ -2,9 +2,18 @@
 
 Do not run this by hand: the comparison driver writes a job file and calls
 ``/work/ta-venv/bin/python bench/textattack_side.py JOB.json RESULT.json``. It never imports
-robustune (that lives beside transformers 5, TextAttack beside transformers 4). The victim is
-robustune's: :class:`ServerModelWrapper` sends TextAttack's batches (its goal function's default,
-32 texts) to ``bench/victim_server.py``, which runs in robustune's venv.
+robustune (that lives beside transformers 5, TextAttack beside transformers 4). The victim is the
+robustune model directory the driver attacks, loaded here with transformers 4 as a
+``PreTrainedModel`` (:func:`load_robustune_model`: the BERT encoder from ``bert.*``, robustune's
+masked mean pooling and linear head from ``head.*``), so that TextAttack wraps it as users wrap a
+Hugging Face classifier:
+
+* ``stock``: TextAttack's ``HuggingFaceModelWrapper`` as it is -- it pads every text to the
+  tokenizer's ``model_max_length`` (512 for MiniLM);
+* ``dynamic``: the same wrapper padding each batch to its longest text only (its best case).
+
+The driver checks that this model's probabilities equal robustune's fp32 ones on the attacked rows
+(``max_abs_diff`` in the result). Batches are TextAttack's (its goal function's default, 32 texts).
 
 Recipes (TextAttack 0.3.11's own classes; where a part needs a download, it is fed the offline
 resource robustune uses, and the difference is named here):
@@ -22,10 +31,9 @@ resource robustune uses, and the difference is named here):
   the bundled MiniLM, cosine >= 0.8 against the original over the whole text (robustune's setting,
   instead of USE angular 0.84 over a 15-word window).
 * ``bert-attack``: ``BERTAttackLi2020``'s components with ``WordSwapMaskedLM("bert-attack")`` on
-  robustune's built MLM (``robustune mlm build``) with 48 candidates (the paper's and robustune's
-  top-k; TextAttack 0.3.11 lowered its default to 8 for speed; the driver's ``--textattack-mlm-candidates``
-  sets it), and ``SBERT`` MiniLM cosine >= 0.8
-  against the original in place of USE cosine >= 0.2.
+  robustune's built MLM (``robustune mlm build``) with the driver's ``--textattack-mlm-candidates``
+  (TextAttack 0.3.11's default, 8, unless set; the paper and robustune use 48), and ``SBERT``
+  MiniLM cosine >= 0.8 against the original in place of USE cosine >= 0.2.
 """
 
 from __future__ import annotations
@@ -34,51 +42,82 @@ import ast
 import functools
 import inspect
 import json
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 
-class ServerModelWrapper:
-    """TextAttack ``ModelWrapper``: texts -> (N, K) probabilities from the robustune victim server."""
+def load_robustune_model(directory: str):
+    """A robustune model directory as a transformers-4 ``PreTrainedModel`` returning ``.logits``."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel, PreTrainedModel
+    from transformers.modeling_outputs import SequenceClassifierOutput
 
-    def __init__(self, command: list[str]):
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        bufsize=1)
-        self.model = self.process  # TextAttack's goal functions look at ``wrapper.model``'s class
-        hello = json.loads(self.process.stdout.readline())
-        self.label_names = hello["labels"]
-        self.texts_scored = 0
-        self.forwards = 0
-        self.seconds = 0.0
+    config = AutoConfig.from_pretrained(directory)
+    settings = config.robustune
+    if settings["head"]["hidden"] is not None or settings["pooling"] != "mean" or settings.get("knn"):
+        raise SystemExit(f"{directory}: only a mean-pooled single-linear-head model is rebuilt here")
 
-    def request(self, texts: list[str], echo: bool = False) -> np.ndarray:
-        self.process.stdin.write(json.dumps({"texts": texts, "echo": echo}) + "\n")
-        self.process.stdin.flush()
-        return np.asarray(json.loads(self.process.stdout.readline())["probs"], dtype=np.float32)
+    class RobustuneClassifier(PreTrainedModel):
+        config_class = type(config)
+        base_model_prefix = "bert"
 
-    def __call__(self, text_input_list: list[str]) -> np.ndarray:
-        start = time.perf_counter()
-        probs = self.request(list(text_input_list))  # (N, K)
-        self.seconds += time.perf_counter() - start
-        self.texts_scored += len(text_input_list)
-        self.forwards += 1
-        return probs
+        def __init__(self, config):
+            super().__init__(config)
+            self.bert = AutoModel.from_config(config, add_pooling_layer=False)
+            self.classifier = torch.nn.Linear(config.hidden_size, len(settings["label_names"]))
 
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
+        def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, **_):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state  # (B, T, D)
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1): robustune's masked mean
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, D)
+            return SequenceClassifierOutput(logits=self.classifier(pooled))
+
+    model = RobustuneClassifier(config)
+    state = load_file(f"{directory}/model.safetensors")
+    weights = {k: v for k, v in state.items() if k.startswith("bert.")}
+    weights.update({k.replace("head.classifier.", "classifier."): v for k, v in state.items()
+                    if k.startswith("head.classifier.")})
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or len(weights) != len(state):
+        raise SystemExit(f"{directory}: weights not rebuilt (missing {missing[:3]}, "
+                         f"left {sorted(set(state) - set(weights))[:3]})")
+    return model.eval()
 
 
-def make_model_wrapper(command: list[str]):
-    from textattack.models.wrappers import ModelWrapper
+def make_model_wrapper(directory: str, kind: str):
+    """TextAttack's ``HuggingFaceModelWrapper`` (``stock``) or one padding to the batch's longest
+    text (``dynamic``), counting the texts it scores, its forwards and the seconds inside them."""
+    import torch
+    from transformers import AutoTokenizer
+    from textattack.models.wrappers import HuggingFaceModelWrapper
 
-    class Wrapper(ServerModelWrapper, ModelWrapper):
-        pass
+    class Counting(HuggingFaceModelWrapper):
+        texts_scored, forwards, seconds = 0, 0, 0.0
 
-    return Wrapper(command)
+        def __call__(self, text_input_list):
+            start = time.perf_counter()
+            out = self.forward(list(text_input_list))
+            self.seconds += time.perf_counter() - start
+            self.texts_scored += len(text_input_list)
+            self.forwards += 1
+            return out
+
+        def forward(self, texts):
+            return super().__call__(texts)
+
+    class Dynamic(Counting):
+        def forward(self, texts):
+            batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.tokenizer.model_max_length,
+                                   return_tensors="pt")
+            with torch.no_grad():
+                return self.model(**batch).logits
+
+    wrapper = {"stock": Counting, "dynamic": Dynamic}[kind]
+    return wrapper(load_robustune_model(directory), AutoTokenizer.from_pretrained(directory))
 
 
 def wordnet_agreement():
@@ -184,7 +223,7 @@ def build_bert_attack(model, job):
     from textattack.transformations import WordSwapMaskedLM
 
     transformation = WordSwapMaskedLM(method="bert-attack", masked_language_model=job["mlm"],
-                                      max_candidates=job.get("mlm_candidates", 48))
+                                      max_candidates=job["mlm_candidates"])
     constraints = [RepeatModification(), StopwordModification(), MaxWordsPerturbed(max_percent=0.4), sbert(job["encoder"])]
     return Attack(UntargetedClassification(model), constraints, transformation, GreedyWordSwapWIR(wir_method="unk"))
 
@@ -192,17 +231,12 @@ def build_bert_attack(model, job):
 BUILDERS = {"deepwordbug": build_deepwordbug, "textfooler": build_textfooler, "bert-attack": build_bert_attack}
 
 
-def ipc_overhead(model, texts: list[str], repeats: int = 20) -> dict:
-    """Milliseconds per round trip of one 32-text batch: pipe only (echo) and pipe + victim forward."""
-    batch = (texts * 32)[:32]
-    timings = {}
-    for name, echo in (("echo_ms", True), ("forward_ms", False)):
-        model.request(batch, echo)  # warm
-        start = time.perf_counter()
-        for _ in range(repeats):
-            model.request(batch, echo)
-        timings[name] = 1000 * (time.perf_counter() - start) / repeats
-    return timings
+def agreement(model, texts: list[str], expected: list[list[float]]) -> float:
+    """Largest difference between the wrapper's probabilities and robustune's fp32 ones."""
+    import torch
+
+    probs = torch.softmax(torch.as_tensor(np.asarray(model.forward(texts)), dtype=torch.float32), -1).numpy()
+    return float(np.abs(probs - np.asarray(expected)).max())
 
 
 def record(result, seconds: float, victim_seconds: float, scored: int, forwards: int) -> dict:
@@ -226,9 +260,9 @@ def main() -> None:
     import torch
 
     textattack.shared.utils.set_seed(job["seed"])
-    model = make_model_wrapper(job["server"])
-    texts = [e["text"] for e in job["examples"]]
-    overhead = ipc_overhead(model, texts)
+    model = make_model_wrapper(job["model"], job["wrapper"])
+    check = job["check"]
+    max_abs_diff = agreement(model, check["texts"], check["probs"])
     attack = BUILDERS[job["recipe"]](model, job)
     if not job.get("use_cache", True):  # every text the search asks for is sent to the victim, repeats included
         attack.goal_function.use_cache = False  # _call_model checks this flag before its LRU
@@ -247,10 +281,9 @@ def main() -> None:
                                                                   model.forwards - forwards)})
             partial.write(json.dumps(records[-1]) + "\n")
             partial.flush()
-    model.close()
     out = {"versions": {p: version(p) for p in ("textattack", "torch", "transformers", "sentence-transformers")},
-           "torch_threads": torch.get_num_threads(),
-           "use_cache": attack.goal_function.use_cache, "ipc": overhead, "attack": str(attack), "records": records}
+           "torch_threads": torch.get_num_threads(), "wrapper": job["wrapper"], "max_abs_diff": max_abs_diff,
+           "use_cache": attack.goal_function.use_cache, "attack": str(attack), "records": records}
     json.dump(out, open(sys.argv[2], "w", encoding="utf-8"), indent=1)
 
 

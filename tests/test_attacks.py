@@ -6,13 +6,16 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from robustune import RobustuneError
 from robustune.attacks import Attack, WordText, build_recipe, load_victim, run_attack
-from robustune.attacks.constraints import (MaxEditDistance, MaxModificationRate, RepeatModification, SearchState,
+from robustune.attacks.constraints import (CandidateConstraint, MaxEditDistance, MaxModificationRate,
+                                           RepeatModification, SearchState,
                                            SentenceSimilarity, StopWords, check_all)
 from robustune.attacks.goal import Goal, QueryBudgetExhausted
 from robustune.attacks.search import GreedyWordImportance
+from robustune.attacks.victim import Victim, native_bf16, resolve_precision, torch_victim
 from robustune.data import TextDataset
 
 LEXICON = {"good": 2.0, "great": 2.5, "fine": 0.4, "decent": 0.3, "bad": -2.0, "awful": -2.5, "dull": -1.5,
@@ -52,8 +55,11 @@ def test_goal_caches_and_counts_queries():
     goal.probabilities(["good", "bad", "good"])
     goal.probabilities(["good"])
     assert goal.queries == 2 and victim.queries == 2
+    assert goal.requested == 4  # TextAttack's count: every text asked for, cache hits included
+    assert goal.affordable(["good", "fine", "okay"]) == 2  # "good" is cached; one new text fits
     with pytest.raises(QueryBudgetExhausted):
         goal.probabilities(["fine", "okay"])
+    assert goal.queries == 2 and victim.queries == 2  # nothing is sent for a batch that does not fit
 
 
 def test_victim_times_its_forwards_apart_from_the_search():
@@ -213,3 +219,197 @@ def test_cache_saves_queries_without_changing_the_result():
     b = Attack(table_generator, constraints, cache=False).attack(uncached, text, label=1)
     assert (a.adversarial, a.status, a.modified) == (b.adversarial, b.status, b.modified)
     assert b.queries > a.queries
+
+
+# ---- fp32 verification of a bf16 search (issue 26) --------------------------------------------------
+class BagOfWords(torch.nn.Module):
+    """p(positive) = sigmoid(sum of the words' weights - THRESHOLD), the weights a Linear layer (which
+    autocast runs in bf16). "fine" weighs 1 + 2^-9: bf16 rounds it to 1.0, below the threshold
+    1 + 2^-10, so "fine film" is positive for the fp32 model and negative under bf16 autocast."""
+
+    VOCAB = {"good": 3.0, "fine": 1.0 + 2 ** -9, "dull": -2.0, "film": 0.0}
+    THRESHOLD = 1.0 + 2 ** -10
+
+    def __init__(self):
+        super().__init__()
+        self.weights = torch.nn.Linear(len(self.VOCAB), 1, bias=False)
+        with torch.no_grad():
+            self.weights.weight.copy_(torch.tensor([list(self.VOCAB.values())]))
+
+    @torch.inference_mode()
+    def predict_proba(self, texts):
+        counts = torch.zeros(len(texts), len(self.VOCAB))  # (N, V)
+        for row, text in enumerate(texts):
+            for word in WordText.from_text(text).words:
+                if word in self.VOCAB:
+                    counts[row, list(self.VOCAB).index(word)] += 1
+        p = torch.sigmoid(self.weights(counts).float()[:, 0] - self.THRESHOLD)  # (N,)
+        return torch.stack([1 - p, p], dim=1).numpy()
+
+
+def test_fp32_check_overturns_a_bf16_flip_and_the_search_goes_on():
+    model = BagOfWords()
+    generator = {"good": ["fine"], "film": ["dull"]}
+    attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification()],
+                    GreedyWordImportance("unk"))
+    fast = torch_victim(lambda net, texts: net.predict_proba(texts), model, NAMES, precision="bf16")
+    assert fast.has_fast_path and fast.precision == "bf16"
+    assert fast(["fine film"])[0].argmax() == 0 and fast.exact(["fine film"])[0].argmax() == 1  # they disagree
+    exact = torch_victim(lambda net, texts: net.predict_proba(texts), model, NAMES, precision="fp32")
+    assert not exact.has_fast_path
+    # Without the check, the bf16 search would stop at "fine film", which the fp32 model calls positive.
+    unchecked = Attack(attack.generator, attack.constraints, attack.search).attack(
+        Victim(fast.predict_proba, NAMES), "good film", label=1)
+    assert unchecked.status == "successful" and unchecked.adversarial == "fine film"
+    result = attack.attack(fast, "good film", label=1)
+    reference = attack.attack(exact, "good film", label=1)
+    assert result.overturned == 1 and reference.overturned == 0
+    assert (result.status, result.adversarial, result.modified) == \
+        (reference.status, reference.adversarial, reference.modified) == ("successful", "fine dull", [0, 1])
+    assert result.adversarial_probabilities == reference.adversarial_probabilities  # the fp32 model's
+    # fp32 checks: the original with the first flip ("fine film") in one forward, then "fine dull"
+    assert result.exact_queries == 3 and result.forwards == reference.forwards + 2
+    assert result.queries == reference.queries + 3 and result.requested == reference.requested
+
+
+def test_precision_resolves_from_the_hardware():
+    assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
+    with pytest.raises(RobustuneError, match="precision"):
+        resolve_precision("fp16", "cpu")
+
+
+def test_the_last_batch_cut_by_the_budget_keeps_its_flip():
+    victim = load_victim(lexicon_proba, NAMES)
+    generator = {"good": ["bad", "fine", "okay"]}
+    attack = Attack(lambda text, i: generator.get(text.words[i].lower(), []), [], GreedyWordImportance("delete"),
+                    query_budget=4)  # the original, two deletions, then one of the three candidates
+    result = attack.attack(victim, "good film", label=1)
+    assert result.status == "successful" and result.adversarial == "bad film" and result.queries == 4
+    short = Attack(attack.generator, [], attack.search, query_budget=3).attack(victim, "good film", label=1)
+    assert short.status == "failed" and short.reason == "query budget" and short.queries == 3
+
+
+def test_textfooler_importance_matches_the_paper():
+    original = np.array([0.2, 0.5, 0.3])  # gold = 1
+    left_out = np.array([[0.1, 0.8, 0.1],   # no flip: 0.5 - 0.8
+                         [0.6, 0.3, 0.1],   # flips to 0: (0.5 - 0.3) + (0.6 - 0.2)
+                         [0.2, 0.35, 0.45]])  # flips to 2: (0.5 - 0.35) + (0.45 - 0.3)
+    np.testing.assert_allclose(GreedyWordImportance("delete").importance_scores(original, left_out, 1),
+                               [-0.3, 0.6, 0.3])
+    np.testing.assert_allclose(GreedyWordImportance("unk").importance_scores(original, left_out, 1),
+                               [-0.3, 0.2, 0.15])
+
+
+def test_modification_cap_is_exact():
+    from fractions import Fraction
+
+    for rate in (0.1, 0.29, 0.3, 0.4, 0.57, 1.0):
+        for n in range(1, 301):
+            naive = max(1, (round(rate * 100) * n) // 100)  # integer arithmetic: the rate in hundredths
+            assert MaxModificationRate(rate).limit(n) == naive, (rate, n)
+    assert MaxModificationRate(0.29).limit(100) == 29 and int(0.29 * 100) == 28
+    assert [MaxModificationRate(0.4).limit(n) for n in (1, 2, 3, 5)] == [1, 1, 1, 2]  # one word always may change
+    assert Fraction(str(0.4)) == Fraction(2, 5)
+
+
+class RecordingConstraint(CandidateConstraint):
+    """Wraps a real candidate constraint and remembers every candidate text it rejected."""
+
+    def __init__(self, inner):
+        self.inner, self.rejected = inner, set()
+
+    def keep(self, original, candidates):
+        keep = self.inner.keep(original, candidates)
+        self.rejected |= {str(c) for c, k in zip(candidates, keep) if not k}
+        return keep
+
+
+def test_candidates_rejected_by_a_constraint_are_never_sent_to_the_victim():
+    sent = []
+
+    def recording_proba(texts):
+        sent.extend(texts)
+        return lexicon_proba(texts)
+
+    # Levenshtein distances from "bad": bat 1, bda 2 (kept by a limit of 2); good 3, fine 4 (rejected; both would flip).
+    edit = RecordingConstraint(MaxEditDistance(2))
+    generator = {"bad": ["bat", "good", "bda", "fine"]}
+    attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification(), edit],
+                    GreedyWordImportance("delete"))
+    result = attack.attack(load_victim(recording_proba, NAMES), "a bad film", label=0)
+    assert edit.rejected == {"a good film", "a fine film"}  # the constraint did reject, so the test can tell
+    assert not edit.rejected & set(sent)
+    assert {"a bat film", "a bda film"} <= set(sent)
+    assert result.status == "failed" and result.adversarial in ("a bat film", "a bda film")
+
+
+class CountingConstraint(CandidateConstraint):
+    def __init__(self, inner, lazy):
+        self.inner, self.lazy, self.checked = inner, lazy, 0
+
+    def keep(self, original, candidates):
+        self.checked += len(candidates)
+        return self.inner.keep(original, candidates)
+
+
+def test_a_lazy_constraint_picks_what_the_eager_one_picks_with_fewer_checks():
+    generator = {"good": ["fine", "decent", "okay", "bad"], "great": ["fine", "okay", "awful", "dull"],
+                 "fun": ["okay", "dull"], "film": ["movie", "flim"], "bad": ["dull", "fine", "good"]}
+    texts = ["a good and fun film , great", "great great film", "good fun", "a bad film", "fun film , good"]
+    checked = {}
+    for lazy in (False, True):
+        rule = CountingConstraint(MaxEditDistance(4), lazy)
+        attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification(), rule],
+                        GreedyWordImportance("delete"))
+        victim = load_victim(lexicon_proba, NAMES)
+        checked[lazy] = ([(r.status, r.adversarial, r.modified) for r in
+                          (attack.attack(victim, t, label=int(lexicon_proba([t])[0].argmax())) for t in texts)],
+                         rule.checked, victim.queries)
+    (eager, eager_checks, eager_queries), (lazy, lazy_checks, lazy_queries) = checked[False], checked[True]
+    assert lazy == eager and any(status == "successful" for status, _, _ in eager)
+    assert lazy_checks < eager_checks and lazy_queries > eager_queries
+
+
+def test_whether_an_example_is_skipped_is_the_fp32_models_verdict():
+    model = BagOfWords()
+    generator = {"fine": ["dull"], "film": ["dull"]}
+    attack = Attack(lambda text, i: generator.get(text.words[i], []), [RepeatModification()],
+                    GreedyWordImportance("unk"))
+    for precision in ("bf16", "fp32"):
+        victim = torch_victim(lambda net, texts: net.predict_proba(texts), model, NAMES, precision=precision)
+        # fp32 calls "fine film" positive, bf16 negative: gold negative is misclassified by fp32 ...
+        skipped = attack.attack(victim, "fine film", label=0)
+        assert skipped.status == "skipped" and skipped.adversarial == "fine film", precision
+        # ... and gold positive is classified correctly by fp32, so it is attacked.
+        attacked = attack.attack(victim, "fine film", label=1)
+        assert attacked.status == "successful" and attacked.original_probabilities[1] > 0.5, precision
+
+
+def test_victim_batches_texts_by_length_and_keeps_the_callers_order():
+    batches = []
+
+    def recording_proba(texts):
+        batches.append([len(t) for t in texts])
+        return lexicon_proba(texts)
+
+    texts = ["a great and fun film", "bad", "a good film", "awful", "the dull and boring film , okay"]
+    probs = load_victim(recording_proba, NAMES, batch_size=2)(texts)
+    np.testing.assert_allclose(probs, lexicon_proba(texts), rtol=1e-6)
+    assert batches == [[3, 5], [11, 20], [31]]  # sorted by length, so a batch pads little
+
+
+def test_similarity_fast_path_rechecks_the_threshold_band_in_fp32(tiny_encoder):
+    original = WordText.from_text("a good film and a fine story")
+    candidates = [original.replace(i, w) for i in (1, 2, 4) for w in ("bad", "great", "movie", "dull")]
+    cosines = SentenceSimilarity(0.0, encoder=tiny_encoder, precision="fp32").similarity(original, candidates)
+    raw = SentenceSimilarity(0.0, encoder=tiny_encoder, precision="bf16").similarity(original, candidates)
+    below = np.flatnonzero(raw < cosines)  # candidates whose cosine bf16 puts lower than fp32 does
+    assert len(below)
+    threshold = float(cosines[below[0]])  # fp32 keeps that candidate (>=), raw bf16 would not
+    fp32 = SentenceSimilarity(threshold, encoder=tiny_encoder, precision="fp32").keep(original, candidates)
+    assert fp32[below[0]] and not raw[below[0]] >= threshold
+    fast = SentenceSimilarity(threshold, encoder=tiny_encoder, precision="bf16", band=0.02)
+    assert list(fast.keep(original, candidates)) == list(fp32)  # the band is re-judged in fp32
+    no_band = SentenceSimilarity(threshold, encoder=tiny_encoder, precision="bf16", band=0.0)
+    assert list(no_band.keep(original, candidates)) == list(raw >= threshold)

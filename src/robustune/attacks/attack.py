@@ -51,11 +51,14 @@ class AttackResult:
     modified: list[int]  # unit positions changed (words; pieces or characters for the Chinese recipes)
     substitutions: list[list]  # [[position, original unit, adversarial unit], ...]
     num_words: int  # units of the original text
-    queries: int
+    queries: int  # texts sent to the victim (cache hits not counted), the fp32 checks included
     forwards: int
     seconds: float
     victim_seconds: float = 0.0  # of ``seconds``, the time inside the victim's forwards
     reason: str = ""
+    requested: int = 0  # texts the search asked to have scored, cache hits included (TextAttack's count)
+    exact_queries: int = 0  # of ``queries``, fp32 checks of label flips found by a bf16 search
+    overturned: int = 0  # label flips of the bf16 search that the fp32 model did not confirm
 
     @property
     def perturbed_word_pct(self) -> float:
@@ -93,6 +96,7 @@ class Attack:
             num_words=len(original), queries=goal.queries, forwards=victim.forwards - forwards,
             seconds=round(time.perf_counter() - start, 4),
             victim_seconds=round(victim.seconds - victim_seconds, 4), reason=outcome.reason,
+            requested=goal.requested, exact_queries=goal.exact_queries, overturned=goal.overturned,
         )
 
     def satisfies_constraints(self, result: AttackResult) -> bool:

@@ -41,8 +41,13 @@ def label_ids(data: TextDataset, names: list[str]) -> list[int]:
     return ids
 
 
-def summarize(records: list[dict]) -> dict:
-    """The headline figures of an attack run (TextAttack's definitions)."""
+def summarize(records: list[dict], precision: str | None = None) -> dict:
+    """The headline figures of an attack run (TextAttack's definitions).
+
+    ``avg_queries``: texts sent to the victim per attacked example (cache hits not counted, the fp32
+    checks of a bf16 search included); ``avg_requested``: texts the search asked to have scored,
+    cache hits included -- what TextAttack reports as queries. ``precision``: what the search ran in
+    (``bf16``: every reported flip confirmed by the fp32 model; ``overturned``: flips it rejected)."""
     counts = {s: sum(r["status"] == s for r in records) for s in ("successful", "failed", "skipped")}
     n = len(records)
     attacked = [r for r in records if r["status"] != "skipped"]
@@ -58,10 +63,15 @@ def summarize(records: list[dict]) -> dict:
         "attack_success_rate": len(successful) / len(attacked) if attacked else 0.0,
         "avg_perturbed_word_pct": float(np.mean([r["perturbed_word_pct"] for r in successful])) if successful else 0.0,
         "avg_queries": float(np.mean([r["queries"] for r in attacked])) if attacked else 0.0,
+        # Records written before these were recorded lack them.
+        "avg_requested": float(np.mean([r.get("requested", r["queries"]) for r in attacked])) if attacked else 0.0,
+        "avg_exact_queries": float(np.mean([r.get("exact_queries", 0) for r in attacked])) if attacked else 0.0,
+        "overturned": sum(r.get("overturned", 0) for r in records),
         "seconds_per_example": seconds / n if n else 0.0,
         "victim_seconds_per_example": victim_seconds / n if n else 0.0,
         "forwards_per_second": forwards / seconds if seconds else 0.0,
         "counts": counts,
+        **({"precision": precision} if precision else {}),
     }
 
 
@@ -120,13 +130,14 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
     out = Path(output_dir)
     examples_path = out / EXAMPLES
     run = {"recipe": attack.name, "num_examples": num_examples, "seed": seed, "data": data.origin,
-           "query_budget": attack.query_budget, **(run_info or {})}
+           "query_budget": attack.query_budget, "precision": victim.precision, **(run_info or {})}
     if examples_path.exists() and not resume:
         raise RobustuneError(f"{out}: already holds an attack run; pass --resume to continue it, "
                              "or choose another --output")
     if resume and (out / RUN).is_file():
         before = json.loads((out / RUN).read_text())
-        differing = [k for k in run if before.get(k) != run[k]]
+        # A setting the interrupted run did not record (an older robustune) is not held against it.
+        differing = [k for k in run if k in before and before[k] != run[k]]
         if differing:
             raise RobustuneError(f"{out}: --resume with different settings ({', '.join(differing)}) than the "
                                  "interrupted run")
@@ -151,7 +162,7 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
             fault_point("attack: example written")
             records.append(record)
             bar.set_postfix(success=sum(r["status"] == "successful" for r in records))
-    summary = summarize(records)
+    summary = summarize(records, victim.precision)
     summary["recipe"] = attack.name
     write_json(out / SUMMARY, summary)
     write_report(out / REPORT, summary, records, victim.label_names, f"{attack.name} attack on {data.origin}",

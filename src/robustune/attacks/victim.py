@@ -4,6 +4,17 @@
 (a local directory or a hub id), or a Python callable ``texts -> (N, K) probabilities``. A
 :class:`Victim` counts the texts it scores (queries), the batches it runs (forwards) and the
 seconds spent inside them, so that a benchmark can tell the model's cost from the search's.
+
+**The fast path.** A model loaded here runs the search in bf16 (``torch.autocast``) where the
+hardware computes bf16 natively (``precision="auto"``: a GPU that supports it, or a CPU with
+AVX512-BF16 or AMX-BF16) on a bf16 copy of the model, and keeps its exact fp32 forward as
+:meth:`Victim.exact`: the search
+asks the fp32 model before it believes a label flip (``Goal.confirm``), so the verdicts and
+adversarial texts an attack reports are the fp32 model's. ``precision="fp32"`` searches in fp32
+(``exact`` is then the search's own forward). A callable victim has no fast path: it is its own
+exact model. The texts of a call are sorted by length before they are cut into batches of
+``batch_size``, so a batch pads its texts to a similar length (the order of the result is the
+caller's).
 """
 
 from __future__ import annotations
@@ -18,36 +29,108 @@ import numpy as np
 from ..errors import RobustuneError
 
 ProbabilityFn = Callable[[list[str]], "np.ndarray"]
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 class Victim:
-    """``victim(texts) -> (N, K)`` probabilities, batched ``batch_size`` texts per model forward."""
+    """``victim(texts) -> (N, K)`` probabilities, batched ``batch_size`` texts per model forward.
 
-    def __init__(self, predict_proba: ProbabilityFn, label_names: Sequence[str], batch_size: int = 64):
+    ``exact_proba``: the exact (fp32) model where ``predict_proba`` is a faster approximation of it
+    (bf16); None when ``predict_proba`` is exact. ``precision`` names what ``predict_proba`` computes in.
+    """
+
+    def __init__(self, predict_proba: ProbabilityFn, label_names: Sequence[str], batch_size: int = 64,
+                 exact_proba: ProbabilityFn | None = None, precision: str = "fp32"):
         self.predict_proba = predict_proba
+        self.exact_proba = exact_proba
+        self.precision = precision
         self.label_names = list(label_names)
         self.batch_size = batch_size
-        self.queries = 0
+        self.queries = 0  # texts scored, by either forward
+        self.exact_queries = 0  # of those, texts scored by ``exact`` while a fast path searches
         self.forwards = 0
-        self.seconds = 0.0  # wall time inside predict_proba
+        self.seconds = 0.0  # wall time inside the model's forwards
+
+    @property
+    def has_fast_path(self) -> bool:
+        return self.exact_proba is not None
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        out = []
+        return self._score(self.predict_proba, texts)
+
+    def exact(self, texts: list[str]) -> np.ndarray:
+        """(N, K) probabilities of the exact (fp32) model: the search's verdicts are checked with these."""
+        if self.exact_proba is None:
+            return self(texts)
+        self.exact_queries += len(texts)
+        return self._score(self.exact_proba, texts)
+
+    def _score(self, fn: ProbabilityFn, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.label_names)), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
         for start in range(0, len(texts), self.batch_size):
-            chunk = list(texts[start:start + self.batch_size])
+            idx = order[start:start + self.batch_size]
             began = time.perf_counter()
-            probs = np.asarray(self.predict_proba(chunk), dtype=np.float32)  # (b, K)
+            probs = np.asarray(fn([texts[i] for i in idx]), dtype=np.float32)  # (b, K)
             self.seconds += time.perf_counter() - began
-            if probs.shape != (len(chunk), len(self.label_names)):
-                raise RobustuneError(f"the victim returned shape {probs.shape} for {len(chunk)} texts; "
-                                     f"expected ({len(chunk)}, {len(self.label_names)})")
-            out.append(probs)
+            if probs.shape != (len(idx), len(self.label_names)):
+                raise RobustuneError(f"the victim returned shape {probs.shape} for {len(idx)} texts; "
+                                     f"expected ({len(idx)}, {len(self.label_names)})")
+            out[idx] = probs
             self.forwards += 1
         self.queries += len(texts)
-        return np.concatenate(out) if out else np.zeros((0, len(self.label_names)), np.float32)
+        return out
 
 
-def _hf_sequence_classifier(source: str, batch_size: int) -> Victim:
+def native_bf16(device) -> bool:
+    """Whether ``device`` computes bf16 matmuls natively (a bf16-capable GPU; a CPU with AVX512-BF16/AMX-BF16)."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:  # Linux reports the instruction sets in /proc/cpuinfo; elsewhere assume none
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device) -> str:
+    """``auto`` -> ``bf16`` where the device has native bf16, else ``fp32``."""
+    if precision not in PRECISIONS:
+        raise RobustuneError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+def torch_victim(predict: Callable, model, label_names, batch_size: int = 64, precision: str = "auto") -> Victim:
+    """A Victim of a torch ``model``: ``predict(model, texts) -> (N, K)`` in fp32, and where
+    ``precision`` asks for it a fast path that runs ``predict`` on a bf16 copy of the model under
+    autocast (the copy's weights are cast once: autocast alone casts every weight at every forward,
+    which costs more than the matmuls on the small batches of an attack)."""
+    import copy
+
+    import torch
+
+    device = next(model.parameters()).device
+    precision = resolve_precision(precision, device)
+    exact = lambda texts: predict(model, texts)  # noqa: E731
+    if precision == "fp32":
+        return Victim(exact, label_names, batch_size)
+    fast_model = copy.deepcopy(model).to(torch.bfloat16)
+
+    def fast(texts: list[str]) -> np.ndarray:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            return predict(fast_model, texts)
+
+    return Victim(fast, label_names, batch_size, exact_proba=exact, precision=precision)
+
+
+def _hf_sequence_classifier(source: str, batch_size: int, precision: str) -> Victim:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -61,21 +144,27 @@ def _hf_sequence_classifier(source: str, batch_size: int) -> Victim:
     names = [config.id2label.get(i, str(i)) for i in range(config.num_labels)]
 
     @torch.inference_mode()
-    def predict_proba(texts: list[str]) -> np.ndarray:
+    def predict_proba(net, texts: list[str]) -> np.ndarray:
         batch = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
-        return torch.softmax(model(**batch).logits.float(), dim=-1).numpy()
+        return torch.softmax(net(**batch).logits.float(), dim=-1).numpy()
 
-    return Victim(predict_proba, names, batch_size)
+    return torch_victim(predict_proba, model, names, batch_size, precision)
 
 
-def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int = 64) -> Victim:
-    """A :class:`Victim` from a robustune model dir, an HF model dir/id, a RobustClassifier or a callable."""
+def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int = 64,
+                precision: str = "auto") -> Victim:
+    """A :class:`Victim` from a robustune model dir, an HF model dir/id, a RobustClassifier or a callable.
+
+    ``precision``: ``auto`` (bf16 search with fp32 verification where the hardware has native bf16),
+    ``bf16`` or ``fp32``; a callable victim is used as it is.
+    """
     from ..modeling import RobustClassifier
 
     if isinstance(model, Victim):
         return model
     if isinstance(model, RobustClassifier):
-        return Victim(lambda texts: model.predict_proba(texts, batch_size=batch_size), model.label_names, batch_size)
+        return torch_victim(lambda net, texts: net.predict_proba(texts, batch_size=batch_size), model,
+                            model.label_names, batch_size, precision)
     if callable(model):
         if label_names is None:
             raise RobustuneError("a function victim needs label_names")
@@ -83,7 +172,7 @@ def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int
     source = str(model)
     config = Path(source) / "config.json"
     if config.is_file() and "robustune" in json.loads(config.read_text()):
-        return load_victim(RobustClassifier.from_pretrained(source), batch_size=batch_size)
+        return load_victim(RobustClassifier.from_pretrained(source), batch_size=batch_size, precision=precision)
     if Path(source).exists() and not config.is_file():
         raise RobustuneError(f"{source}: not a model directory (no config.json)")
-    return _hf_sequence_classifier(source, batch_size)
+    return _hf_sequence_classifier(source, batch_size, precision)

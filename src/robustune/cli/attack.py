@@ -28,6 +28,10 @@ def add_parser(sub):
     p.add_argument("--mlm", help="bert-attack, pieces-zh, chars-zh: masked LM folder or hub id (default: the one "
                    "`robustune mlm build` made; for the Chinese recipes the one built to <cache>/mlm/zh)")
     p.add_argument("--batch-size", type=int, default=64, help="texts per model forward (default: 64)")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="what the search runs the model in: auto (bf16 where the hardware has native bf16, "
+                        "else fp32), bf16 or fp32. Every label flip a bf16 search finds is checked with the "
+                        "fp32 model, so the reported results are the fp32 model's (default: auto)")
     add_data_arguments(p)
     add_progress_argument(p)
     return p
@@ -43,8 +47,9 @@ def run(args) -> int:
         raise RobustuneError(f"--query-budget must be positive, got {args.query_budget}")
     data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
                        split_seed=args.split_seed)
-    victim = load_victim(args.model, batch_size=args.batch_size)
-    attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm)
+    victim = load_victim(args.model, batch_size=args.batch_size, precision=args.precision)
+    attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm,
+                          precision=args.precision)
     summary = run_attack(attack, victim, data, args.output, num_examples=args.num_examples, seed=args.seed,
                          resume=args.resume, progress=args.progress, run_info={"model": str(args.model), "mlm": args.mlm})
     print(json.dumps(summary, indent=2))

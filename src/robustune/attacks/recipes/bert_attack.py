@@ -1,10 +1,14 @@
 """BERT-Attack (Li et al., EMNLP 2020, arXiv 2004.09984).
 
-Word importance by replacing each word with ``[UNK]``; substitutes are a masked LM's top-48
-predictions at the word's position (sub-token words by combining per-sub-token candidates,
-ranked by perplexity); stop-words untouched, each word changed once, at most 40% of the words,
-MiniLM sentence similarity >= 0.8 to the original (the paper: USE cosine >= 0.2 in TextAttack's
-version; MiniLM cosines run higher, and 0.2 would let nearly anything through).
+Word importance ``o_y(S) - o_y(S\\w_i)`` with word i replaced by ``[UNK]`` (the paper masks it with
+``[MASK]``; TextAttack's recipe uses ``[UNK]`` too, and a classifier never saw ``[MASK]`` in training);
+substitutes are a masked LM's top-48 predictions at the word's position (the paper's K; sub-token
+words by combining per-sub-token candidates, ranked by perplexity); stop-words untouched, each word
+changed once, at most 40% of the words, MiniLM sentence similarity >= 0.8 to the original.
+Deviations: the similarity is MiniLM's cosine (TextAttack's recipe: USE cosine >= 0.2; MiniLM
+cosines run higher, and 0.2 would let nearly anything through), checked lazily as in textfooler
+(the same picks, fewer encoder passes, more victim queries); TextAttack 0.3.11 proposes 8
+candidates per position by default, robustune the paper's 48.
 """
 
 from pathlib import Path
@@ -21,7 +25,8 @@ def default_mlm() -> str:
     return str(cache_dir() / "mlm" / "default")
 
 
-def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rate=0.4, **_) -> Attack:
+def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rate=0.4, precision="auto",
+          lazy_similarity=True, **_) -> Attack:
     from ..substitutes.mlm import MaskedLMSubstitutes
 
     mlm = mlm or default_mlm()
@@ -31,7 +36,8 @@ def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rat
     return Attack(
         name="bert-attack",
         generator=MaskedLMSubstitutes(mlm, top_k=top_k),
-        constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate), SentenceSimilarity(similarity)],
+        constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate),
+                     SentenceSimilarity(similarity, precision=precision, lazy=lazy_similarity)],
         search=GreedyWordImportance(importance="unk"),
         query_budget=query_budget,
     )

@@ -2,9 +2,10 @@
 
 For a word, DeepWordBug proposes typos that keep it readable to people but unknown to the model's
 vocabulary: swap two adjacent characters, substitute a character, delete a character, insert a
-character. ``per_edit`` random edits of each of the four kinds are proposed per word (TextAttack's
-recipe proposes one of each; robustune's deepwordbug recipe asks for two); ``keep_ends=True``
-leaves the first and last characters alone, which keeps long words readable. The randomness comes from a generator seeded with (seed, position, word), so the
+character. ``per_edit`` random edits of each of the four kinds are proposed per word (the
+deepwordbug recipe asks for one, as TextAttack's does); ``keep_ends=True`` leaves the first and
+last characters alone, which keeps long words readable. The randomness comes from a generator
+seeded with (seed, position, word), so the
 same text always gets the same candidates, whatever else ran before.
 
 Usage::
