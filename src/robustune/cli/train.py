@@ -21,7 +21,12 @@ def _method_flags() -> dict[str, tuple[str, type, object]]:
         for f in dataclasses.fields(method.Params):
             kind = hints[f.name]
             base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
-            flags.setdefault(f.name, (f"--{f.name.replace('_', '-')}", base, f.metadata.get("help", "")))
+            help_text = f.metadata.get("help", "")
+            if f.name in flags:  # one flag for several methods: every method's help
+                flag, kind, earlier = flags[f.name]
+                flags[f.name] = (flag, kind, f"{earlier}; {help_text}")
+            else:
+                flags[f.name] = (f"--{f.name.replace('_', '-')}", base, help_text)
     return flags
 
 

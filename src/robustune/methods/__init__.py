@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import RobustuneError
 from .base import Method, NoParams, Stage, model_inputs
+from .freelb import FreeLB
 from .knn_bert import KNNBert
 from .match_tuning import MatchTuning
 from .scl import SCL
@@ -23,6 +24,7 @@ METHODS: dict[str, type[Method]] = {
     SCL.name: SCL,
     ThreePhase.name: ThreePhase,
     Joint.name: Joint,
+    FreeLB.name: FreeLB,
 }
 
 
