@@ -55,6 +55,7 @@ class AttackResult:
     forwards: int
     seconds: float
     victim_seconds: float = 0.0  # of ``seconds``, the time inside the victim's forwards
+    forwards_per_query: int = 1  # encoder forwards per scored text (N for a smoothed victim)
     reason: str = ""
 
     @property
@@ -93,6 +94,7 @@ class Attack:
             num_words=len(original), queries=goal.queries, forwards=victim.forwards - forwards,
             seconds=round(time.perf_counter() - start, 4),
             victim_seconds=round(victim.seconds - victim_seconds, 4), reason=outcome.reason,
+            forwards_per_query=victim.forwards_per_query,
         )
 
     def satisfies_constraints(self, result: AttackResult) -> bool:

@@ -58,6 +58,9 @@ def summarize(records: list[dict]) -> dict:
         "attack_success_rate": len(successful) / len(attacked) if attacked else 0.0,
         "avg_perturbed_word_pct": float(np.mean([r["perturbed_word_pct"] for r in successful])) if successful else 0.0,
         "avg_queries": float(np.mean([r["queries"] for r in attacked])) if attacked else 0.0,
+        # Encoder forwards the queries cost the model: N per query for a smoothed (voting) victim.
+        "avg_model_forwards": float(np.mean([r["queries"] * r.get("forwards_per_query", 1) for r in attacked]))
+        if attacked else 0.0,
         "seconds_per_example": seconds / n if n else 0.0,
         "victim_seconds_per_example": victim_seconds / n if n else 0.0,
         "forwards_per_second": forwards / seconds if seconds else 0.0,

@@ -4,6 +4,8 @@
 (a local directory or a hub id), or a Python callable ``texts -> (N, K) probabilities``. A
 :class:`Victim` counts the texts it scores (queries), the batches it runs (forwards) and the
 seconds spent inside them, so that a benchmark can tell the model's cost from the search's.
+``forwards_per_query`` is what one scored text costs the model in encoder forwards: 1, or N for a
+smoothed model that votes over N random variants of each text (ranmask).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ ProbabilityFn = Callable[[list[str]], "np.ndarray"]
 class Victim:
     """``victim(texts) -> (N, K)`` probabilities, batched ``batch_size`` texts per model forward."""
 
-    def __init__(self, predict_proba: ProbabilityFn, label_names: Sequence[str], batch_size: int = 64):
+    def __init__(self, predict_proba: ProbabilityFn, label_names: Sequence[str], batch_size: int = 64,
+                 forwards_per_query: int = 1):
         self.predict_proba = predict_proba
+        self.forwards_per_query = forwards_per_query
         self.label_names = list(label_names)
         self.batch_size = batch_size
         self.queries = 0
@@ -75,7 +79,8 @@ def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int
     if isinstance(model, Victim):
         return model
     if isinstance(model, RobustClassifier):
-        return Victim(lambda texts: model.predict_proba(texts, batch_size=batch_size), model.label_names, batch_size)
+        return Victim(lambda texts: model.predict_proba(texts, batch_size=batch_size), model.label_names, batch_size,
+                      forwards_per_query=model.forwards_per_text)
     if callable(model):
         if label_names is None:
             raise RobustuneError("a function victim needs label_names")

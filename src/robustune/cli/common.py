@@ -45,6 +45,31 @@ def apply_knn_arguments(model, args) -> None:
     model.knn.configure(**knn)
 
 
+def add_vote_arguments(parser) -> None:
+    g = parser.add_argument_group("randomised smoothing (models that predict by a vote, e.g. ranmask: override "
+                                  "their saved settings)")
+    g.add_argument("--vote-samples", type=int, metavar="N", help="masked copies per prediction (N forwards each)")
+    g.add_argument("--mask-rate", type=float, help="share of the tokens masked in each copy")
+    g.add_argument("--vote-seed", type=int, help="seed of the per-input maskings")
+
+
+def vote_overrides(args) -> dict:
+    return {"samples": args.vote_samples, "mask_rate": args.mask_rate, "seed": args.vote_seed}
+
+
+def apply_vote_arguments(model, args) -> None:
+    """Apply --vote-*/--mask-rate overrides to a loaded model; a user error when it does not vote."""
+    from ..errors import RobustuneError
+
+    overrides = vote_overrides(args)
+    if all(v is None for v in overrides.values()):
+        return
+    if model.smoothing is None:
+        raise RobustuneError(f"{args.model}: the model does not predict by a vote; --vote-samples, --mask-rate "
+                             "and --vote-seed do not apply")
+    model.configure_smoothing(**overrides)
+
+
 def write_json(path: str | Path, payload) -> None:
     """Write JSON atomically (a temporary file renamed into place)."""
     path = Path(path)

@@ -11,6 +11,7 @@ from .base import Method, NoParams, Stage, model_inputs
 from .freelb import FreeLB
 from .knn_bert import KNNBert
 from .match_tuning import MatchTuning
+from .ranmask import RanMask
 from .scl import SCL
 from .smart import Smart
 from .three_phase import Joint, ThreePhase
@@ -25,6 +26,7 @@ METHODS: dict[str, type[Method]] = {
     ThreePhase.name: ThreePhase,
     Joint.name: Joint,
     FreeLB.name: FreeLB,
+    RanMask.name: RanMask,
 }
 
 
