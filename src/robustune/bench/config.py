@@ -47,7 +47,8 @@ from ..errors import RobustuneError
 SAMPLING_KEYS = ("max_train_samples", "shots", "imbalance", "minority", "label_noise")
 SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "max_length", "pooling", "bf16")
 #: TrainConfig fields a method entry may set for its own cells (word-level adversarial training).
-METHOD_TRAIN_KEYS = ("adversarial", "adversarial_fraction", "adversarial_query_budget")
+METHOD_TRAIN_KEYS = ("adversarial", "adversarial_fraction", "adversarial_query_budget", "adversarial_search",
+                     "adversarial_samples")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # names become folder names
 
 
@@ -267,6 +268,13 @@ def _method_train(r: _Reader, raw, key: str) -> dict:
     if raw.get("adversarial_query_budget") is not None:
         out["adversarial_query_budget"] = r.typed(raw["adversarial_query_budget"], f"{key}.adversarial_query_budget",
                                                   int, positive=True)
+    if "adversarial_search" in raw:
+        if raw["adversarial_search"] not in ("greedy", "random"):
+            r.fail(f"{key}.adversarial_search", f"expected greedy or random, got {raw['adversarial_search']!r}")
+        out["adversarial_search"] = raw["adversarial_search"]
+    if "adversarial_samples" in raw:
+        out["adversarial_samples"] = r.typed(raw["adversarial_samples"], f"{key}.adversarial_samples", int,
+                                             positive=True)
     return out
 
 
