@@ -247,7 +247,8 @@ def _methods(r: _Reader, raw, key: str, known: dict, settings: list[str], requir
         except RobustuneError as err:
             r.fail(f"{k}.params", str(err))
         spec = MethodSpec(item["name"], dict(params), r.name(item["label"], f"{k}.label") if "label" in item else None,
-                          r.names(item.get("settings"), f"{k}.settings"), _method_train(r, item.get("train"), f"{k}.train"))
+                          r.names(item.get("settings"), f"{k}.settings"),
+                          _method_train(r, item.get("train"), f"{k}.train"))
         _known_names(r, spec.settings, settings, f"{k}.settings", "setting")
         out.append(spec)
     return out

@@ -63,7 +63,8 @@ def add_parser(sub):
                    help="queries per attacked example (default: 200)")
     g.add_argument("--adversarial-search", choices=("greedy", "random"), default="greedy",
                    help="the recipe's greedy search, or random sampling from its attack space: the hardest of "
-                   "--adversarial-samples random perturbations, one batched query (Ivgi & Berant 2021; default: greedy)")
+                   "--adversarial-samples random perturbations, one batched query (Ivgi & Berant 2021; "
+                   "default: greedy)")
     g.add_argument("--adversarial-samples", type=int, default=16,
                    help="random perturbations per example for --adversarial-search random (default: 16)")
     g = p.add_argument_group("defence against poisoned pre-trained weights")

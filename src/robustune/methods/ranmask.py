@@ -16,10 +16,10 @@ be overridden when predicting, evaluating or attacking (``--vote-samples``, ``--
 ``--vote-seed``; ``RobustClassifier.configure_smoothing``). Every prediction — an attack's queries
 included — costs N encoder forwards; the attack summary counts them (``avg_model_forwards``).
 
-Defaults: ρ = 0.3 and N = 16. The paper's certified setting masks ρ = 90% with N up to 100; its
+Defaults: ρ = 0.3 and N = 15. The paper's certified setting masks ρ = 90% with N up to 100; its
 empirical-defence variants go down to ρ = 5% (TextDefender's code defaults to ρ = 0.9 and an
 ensemble of 100). ρ = 0.3 is a middle ground that a small encoder trained for one epoch still
-classifies well; N = 16 keeps an attack's cost (N forwards per query) within reach on a CPU. Pick
+classifies well; N = 15 keeps an attack's cost (N forwards per query) within reach on a CPU. Pick
 larger ρ and N where certification (or a larger compute budget) matters.
 
 Deviations from the paper, and why:
@@ -32,7 +32,7 @@ Deviations from the paper, and why:
 
 Example::
 
-    robustune train --data sst2/train.tsv --method ranmask --mask-rate 0.3 --vote-samples 16 --output out/
+    robustune train --data sst2/train.tsv --method ranmask --mask-rate 0.3 --vote-samples 15 --output out/
     robustune attack --model out/ --data sst2/test.tsv --recipe textfooler --vote-samples 32
 """
 
@@ -55,7 +55,8 @@ class RanMask(Method):
     class Params:
         mask_rate: float = field(default=0.3, metadata={"help": "ranmask: share ρ of tokens masked, in training "
                                                                 "and in the vote (0.3)"})
-        vote_samples: int = field(default=16, metadata={"help": "ranmask: masked copies N per prediction (16)"})
+        vote_samples: int = field(default=15, metadata={"help": "ranmask: masked copies N per prediction; an odd N "
+                                                                "leaves no ties between 2 classes (15)"})
         vote_seed: int = field(default=0, metadata={"help": "ranmask: seed of the vote's maskings (0)"})
 
         def __post_init__(self) -> None:

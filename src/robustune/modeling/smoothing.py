@@ -8,7 +8,8 @@ be overridden after loading (:meth:`RobustClassifier.configure_smoothing`, ``--v
 :class:`MaskVote` is RanMASK's (Zeng, Zheng, Xu, Huang, "Certified Robustness to Text Adversarial
 Attacks by Randomized [MASK]", arXiv 2105.03743) vote: N copies of the input, each with a share ρ of
 its tokens replaced by [MASK], classified by the base model; the probabilities are the vote shares
-(the share of copies predicting each class), and the predicted label is the majority.
+(the share of copies predicting each class), and the predicted label is the majority; a tie goes to
+the lower label index (argmax), so an odd N avoids ties between two classes.
 
 Reproducibility: the N maskings of an input are drawn from a generator seeded with a hash of
 (seed, the input's token ids), so a text gets the same vote in any batch, in any order, on any run —
@@ -68,7 +69,7 @@ class MaskVote:
     """RanMASK's prediction: the vote of the base classifier over ``samples`` random maskings."""
 
     kind: ClassVar[str] = "mask-vote"
-    samples: int = 16
+    samples: int = 15
     mask_rate: float = 0.3
     seed: int = 0
 
