@@ -55,6 +55,7 @@ class AttackResult:
     forwards: int
     seconds: float
     victim_seconds: float = 0.0  # of ``seconds``, the time inside the victim's forwards
+    forwards_per_query: int = 1  # encoder forwards per scored text (N for a smoothed victim)
     reason: str = ""
     requested: int = 0  # texts the search asked to have scored, cache hits included (TextAttack's count)
     exact_queries: int = 0  # of ``queries``, fp32 checks of label flips found by a bf16 search
@@ -97,6 +98,7 @@ class Attack:
             seconds=round(time.perf_counter() - start, 4),
             victim_seconds=round(victim.seconds - victim_seconds, 4), reason=outcome.reason,
             requested=goal.requested, exact_queries=goal.exact_queries, overturned=goal.overturned,
+            forwards_per_query=victim.forwards_per_query,
         )
 
     def satisfies_constraints(self, result: AttackResult) -> bool:

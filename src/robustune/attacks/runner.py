@@ -67,6 +67,9 @@ def summarize(records: list[dict], precision: str | None = None) -> dict:
         "avg_requested": float(np.mean([r.get("requested", r["queries"]) for r in attacked])) if attacked else 0.0,
         "avg_exact_queries": float(np.mean([r.get("exact_queries", 0) for r in attacked])) if attacked else 0.0,
         "overturned": sum(r.get("overturned", 0) for r in records),
+        # Encoder forwards the queries cost the model: N per query for a smoothed (voting) victim.
+        "avg_model_forwards": float(np.mean([r["queries"] * r.get("forwards_per_query", 1) for r in attacked]))
+        if attacked else 0.0,
         "seconds_per_example": seconds / n if n else 0.0,
         "victim_seconds_per_example": victim_seconds / n if n else 0.0,
         "forwards_per_second": forwards / seconds if seconds else 0.0,

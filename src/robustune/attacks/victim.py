@@ -15,6 +15,9 @@ adversarial texts an attack reports are the fp32 model's. ``precision="fp32"`` s
 exact model. The texts of a call are sorted by length before they are cut into batches of
 ``batch_size``, so a batch pads its texts to a similar length (the order of the result is the
 caller's).
+
+``forwards_per_query`` is what one scored text costs the model in encoder forwards: 1, or N for a
+smoothed model that votes over N random variants of each text (ranmask).
 """
 
 from __future__ import annotations
@@ -40,10 +43,12 @@ class Victim:
     """
 
     def __init__(self, predict_proba: ProbabilityFn, label_names: Sequence[str], batch_size: int = 64,
-                 exact_proba: ProbabilityFn | None = None, precision: str = "fp32"):
+                 exact_proba: ProbabilityFn | None = None, precision: str = "fp32",
+                 forwards_per_query: int = 1):
         self.predict_proba = predict_proba
         self.exact_proba = exact_proba
         self.precision = precision
+        self.forwards_per_query = forwards_per_query
         self.label_names = list(label_names)
         self.batch_size = batch_size
         self.queries = 0  # texts scored, by either forward
@@ -107,7 +112,8 @@ def resolve_precision(precision: str, device) -> str:
     return precision
 
 
-def torch_victim(predict: Callable, model, label_names, batch_size: int = 64, precision: str = "auto") -> Victim:
+def torch_victim(predict: Callable, model, label_names, batch_size: int = 64, precision: str = "auto",
+                 forwards_per_query: int = 1) -> Victim:
     """A Victim of a torch ``model``: ``predict(model, texts) -> (N, K)`` in fp32, and where
     ``precision`` asks for it a fast path that runs ``predict`` on a bf16 copy of the model under
     autocast (the copy's weights are cast once: autocast alone casts every weight at every forward,
@@ -120,14 +126,15 @@ def torch_victim(predict: Callable, model, label_names, batch_size: int = 64, pr
     precision = resolve_precision(precision, device)
     exact = lambda texts: predict(model, texts)  # noqa: E731
     if precision == "fp32":
-        return Victim(exact, label_names, batch_size)
+        return Victim(exact, label_names, batch_size, forwards_per_query=forwards_per_query)
     fast_model = copy.deepcopy(model).to(torch.bfloat16)
 
     def fast(texts: list[str]) -> np.ndarray:
         with torch.autocast(device.type, dtype=torch.bfloat16):
             return predict(fast_model, texts)
 
-    return Victim(fast, label_names, batch_size, exact_proba=exact, precision=precision)
+    return Victim(fast, label_names, batch_size, exact_proba=exact, precision=precision,
+                  forwards_per_query=forwards_per_query)
 
 
 def _hf_sequence_classifier(source: str, batch_size: int, precision: str) -> Victim:
@@ -164,7 +171,7 @@ def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int
         return model
     if isinstance(model, RobustClassifier):
         return torch_victim(lambda net, texts: net.predict_proba(texts, batch_size=batch_size), model,
-                            model.label_names, batch_size, precision)
+                            model.label_names, batch_size, precision, forwards_per_query=model.forwards_per_text)
     if callable(model):
         if label_names is None:
             raise RobustuneError("a function victim needs label_names")

@@ -18,10 +18,15 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
       - {name: few, shots: [8, 16, 64], epochs: 10}   # a list of k expands to few-8, few-16, few-64
       - {name: imbalance, max_train_samples: 2000, imbalance: 0.1}
       - {name: noise, max_train_samples: 2000, label_noise: 0.2}
-    methods: [vanilla, knn-bert, {name: smart, params: {adv_steps: 1}}]
+    methods: [vanilla, knn-bert, {name: smart, params: {adv_steps: 1}},
+              {name: vanilla, label: vanilla-adv, train: {adversarial: textfooler, adversarial_query_budget: 100}}]
     peers: [trainer, {name: setfit, settings: [few-8], params: {num_iterations: 5}}]
     attacks: [{recipe: deepwordbug, num_examples: 100, settings: [rich]}]
     report: {projection_methods: [vanilla, knn-bert], projection_setting: rich, projection_rows: 500}
+
+A method's ``train`` sets the adversarial-augmentation fields of TrainConfig (``adversarial``,
+``adversarial_fraction``, ``adversarial_query_budget``) for its cells only: word-level adversarial
+training is then a row of its own (give it a ``label``).
 
 A relative source path is taken relative to the config file's folder when it exists there (and
 made absolute), else as given (relative to the working directory, or a bundled/hub name).
@@ -41,6 +46,9 @@ from ..errors import RobustuneError
 #: TrainConfig fields a setting may set: the sampling of the training data and its schedule.
 SAMPLING_KEYS = ("max_train_samples", "shots", "imbalance", "minority", "label_noise")
 SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "max_length", "pooling", "bf16")
+#: TrainConfig fields a method entry may set for its own cells (word-level adversarial training).
+METHOD_TRAIN_KEYS = ("adversarial", "adversarial_fraction", "adversarial_query_budget", "adversarial_search",
+                     "adversarial_samples")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # names become folder names
 
 
@@ -73,6 +81,7 @@ class MethodSpec:
     params: dict = field(default_factory=dict)
     label: str | None = None  # the name in tables; default: the method name
     settings: list[str] | None = None  # only these settings (None: all)
+    train: dict = field(default_factory=dict)  # METHOD_TRAIN_KEYS for this method's cells
 
     @property
     def display(self) -> str:
@@ -229,7 +238,7 @@ def _methods(r: _Reader, raw, key: str, known: dict, settings: list[str], requir
         k = f"{key}[{i}]"
         if isinstance(item, str):
             item = {"name": item}
-        item = r.mapping(item, k, ("name", "params", "label", "settings"))
+        item = r.mapping(item, k, ("name", "params", "label", "settings") + (("train",) if key == "methods" else ()))
         if item.get("name") not in known:
             r.fail(f"{k}.name", f"unknown {key[:-1]} {item.get('name')!r}; choose one of {', '.join(known)}")
         params = r.mapping(item.get("params") or {}, f"{k}.params", tuple(item.get("params") or {}))
@@ -238,9 +247,35 @@ def _methods(r: _Reader, raw, key: str, known: dict, settings: list[str], requir
         except RobustuneError as err:
             r.fail(f"{k}.params", str(err))
         spec = MethodSpec(item["name"], dict(params), r.name(item["label"], f"{k}.label") if "label" in item else None,
-                          r.names(item.get("settings"), f"{k}.settings"))
+                          r.names(item.get("settings"), f"{k}.settings"),
+                          _method_train(r, item.get("train"), f"{k}.train"))
         _known_names(r, spec.settings, settings, f"{k}.settings", "setting")
         out.append(spec)
+    return out
+
+
+def _method_train(r: _Reader, raw, key: str) -> dict:
+    from ..attacks import RECIPES
+
+    raw = r.mapping(raw or {}, key, METHOD_TRAIN_KEYS)
+    out = {}
+    if raw.get("adversarial") is not None:
+        if raw["adversarial"] not in RECIPES:
+            r.fail(f"{key}.adversarial", f"unknown recipe {raw['adversarial']!r}; choose one of {', '.join(RECIPES)}")
+        out["adversarial"] = raw["adversarial"]
+    if "adversarial_fraction" in raw:
+        out["adversarial_fraction"] = r.typed(raw["adversarial_fraction"], f"{key}.adversarial_fraction", float,
+                                              positive=True, unit=True)
+    if raw.get("adversarial_query_budget") is not None:
+        out["adversarial_query_budget"] = r.typed(raw["adversarial_query_budget"], f"{key}.adversarial_query_budget",
+                                                  int, positive=True)
+    if "adversarial_search" in raw:
+        if raw["adversarial_search"] not in ("greedy", "random"):
+            r.fail(f"{key}.adversarial_search", f"expected greedy or random, got {raw['adversarial_search']!r}")
+        out["adversarial_search"] = raw["adversarial_search"]
+    if "adversarial_samples" in raw:
+        out["adversarial_samples"] = r.typed(raw["adversarial_samples"], f"{key}.adversarial_samples", int,
+                                             positive=True)
     return out
 
 

@@ -50,11 +50,12 @@ def _test_spec(dataset: DatasetSpec) -> dict:
 
 
 def _train_config(config: BenchConfig, dataset: DatasetSpec, setting: SettingSpec, method: str, params: dict,
-                  seed: int) -> dict:
-    """TrainConfig fields (less output_dir): the bench-wide schedule, then the setting's."""
+                  seed: int, method_train: dict | None = None) -> dict:
+    """TrainConfig fields (less output_dir): the bench-wide schedule, then the setting's, then the method's own
+    (adversarial augmentation)."""
     return {"data": dataset.train, "model": config.model, "method": method, "method_params": params,
             "text_column": dataset.text_column, "label_column": dataset.label_column, "seed": seed,
-            **config.train, **setting.schedule, **setting.sampling}
+            **config.train, **setting.schedule, **setting.sampling, **(method_train or {})}
 
 
 def _applies(spec: MethodSpec, setting: SettingSpec, default_few_shot_only: bool = False) -> bool:
@@ -77,7 +78,7 @@ def expand(config: BenchConfig) -> list[Cell]:
                         project = (m.display in config.report.projection_methods
                                    and setting.name == config.report.projection_setting and seed == config.seeds[0])
                         spec = {"kind": TRAIN, "train_config": _train_config(config, dataset, setting, m.name,
-                                                                             m.params, seed),
+                                                                             m.params, seed, m.train),
                                 "test": test, "projection_rows": config.report.projection_rows if project else 0}
                         models.append(Cell(TRAIN, m.display, dataset.name, setting.name, seed, spec=spec))
                 for p in config.peers:

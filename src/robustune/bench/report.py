@@ -64,22 +64,25 @@ def accuracy_tables(results: dict) -> list[tuple[str, str]]:
 def robustness_rows(results: dict) -> list[list]:
     return [[r["dataset"], r["setting"], r["method"], r["recipe"], f"{len(r['seeds'])} × {r['num_examples']}",
              fmt(r["clean_accuracy"]), fmt(r["accuracy_under_attack"]), fmt(r["attack_success_rate"]),
-             fmt(r["avg_perturbed_word_pct"], 1.0), fmt(r["avg_queries"], 1.0)] for r in results["robustness"]]
+             fmt(r["avg_perturbed_word_pct"], 1.0), fmt(r["avg_queries"], 1.0), fmt(r.get("avg_model_forwards"), 1.0)]
+            for r in results["robustness"]]
 
 
 ROBUSTNESS_HEADERS = ["dataset", "setting", "method", "recipe", "seeds × examples", "clean acc %",
-                      "acc under attack %", "success rate %", "perturbed words %", "queries/example"]
-COST_HEADERS = ["dataset", "setting", "method", "train ex/s", "step s", "× vanilla step", "train s", "cell wall s",
-                "peak RSS MiB"]
+                      "acc under attack %", "success rate %", "perturbed words %", "queries/example",
+                      "model forwards/example"]
+COST_HEADERS = ["dataset", "setting", "method", "train ex/s", "step s", "× vanilla step", "train s",
+                "× vanilla train s", "cell wall s", "peak RSS MiB"]
 
 
 def cost_rows(results: dict) -> list[list]:
     rows = []
     for r in results["aggregates"]:
-        ratio = r.get("step_time_ratio")
+        ratio, train_ratio = r.get("step_time_ratio"), r.get("train_time_ratio")
         rows.append([r["dataset"], r["setting"], r["method"], fmt(r.get("train_examples_per_second"), 1.0),
                      fmt(r.get("step_seconds"), 1.0, 2), f"{ratio:.2f}" if ratio else "–",
-                     fmt(r.get("train_seconds"), 1.0, 0), fmt(r.get("wall_seconds"), 1.0, 0),
+                     fmt(r.get("train_seconds"), 1.0, 0), f"{train_ratio:.2f}" if train_ratio else "–",
+                     fmt(r.get("wall_seconds"), 1.0, 0),
                      fmt(r.get("peak_rss_mib"), 1.0, 0)])
     return rows
 

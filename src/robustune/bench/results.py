@@ -22,7 +22,7 @@ RESULTS = "results.json"
 BASELINE = "vanilla"
 CELL_METRICS = ("accuracy", "macro_f1", "accuracy_linear", "accuracy_knn")
 ATTACK_METRICS = ("clean_accuracy", "accuracy_under_attack", "attack_success_rate", "avg_perturbed_word_pct",
-                  "avg_queries", "seconds_per_example")
+                  "avg_queries", "avg_model_forwards", "seconds_per_example")
 COST = ("train_examples_per_second", "train_seconds", "step_seconds", "wall_seconds", "peak_rss_mib",
         "peak_gpu_mib")
 
@@ -81,6 +81,10 @@ def aggregate(cells: list[dict]) -> tuple[list[dict], list[dict]]:
         base = baseline.get((row["dataset"], row["setting"]))
         if base and "step_seconds" in row and "step_seconds" in base and base["step_seconds"]["mean"]:
             row["step_time_ratio"] = row["step_seconds"]["mean"] / base["step_seconds"]["mean"]
+        # The whole training's time: what a defence that works between steps (adversarial examples
+        # attacked at each epoch's start) costs, which the step time does not show.
+        if base and "train_seconds" in row and "train_seconds" in base and base["train_seconds"]["mean"]:
+            row["train_time_ratio"] = row["train_seconds"]["mean"] / base["train_seconds"]["mean"]
     attacks = []
     attack_cells = [c for c in cells if c["kind"] == ATTACK]
     for (method, dataset, setting, recipe), group in _group(
@@ -88,7 +92,9 @@ def aggregate(cells: list[dict]) -> tuple[list[dict], list[dict]]:
         row = {"method": method, "dataset": dataset, "setting": setting, "recipe": recipe,
                "seeds": [c["seed"] for c in group], "num_examples": group[0]["metrics"]["num_examples"]}
         for k in ATTACK_METRICS:
-            row[k] = mean_std([c["metrics"][k] for c in group])
+            values = [c["metrics"][k] for c in group if k in c["metrics"]]  # older runs lack avg_model_forwards
+            if values:
+                row[k] = mean_std(values)
         attacks.append(row)
     return training, attacks
 

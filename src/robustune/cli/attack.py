@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from ..data import load_source
-from .common import add_data_arguments, add_progress_argument, info
+from .common import (add_data_arguments, add_progress_argument, add_vote_arguments, apply_vote_arguments, info,
+                     vote_overrides)
 
 
 def add_parser(sub):
@@ -33,6 +34,7 @@ def add_parser(sub):
                         "else fp32), bf16 or fp32. Every label flip a bf16 search finds is checked with the "
                         "fp32 model, so the reported results are the fp32 model's (default: auto)")
     add_data_arguments(p)
+    add_vote_arguments(p)
     add_progress_argument(p)
     return p
 
@@ -47,11 +49,18 @@ def run(args) -> int:
         raise RobustuneError(f"--query-budget must be positive, got {args.query_budget}")
     data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
                        split_seed=args.split_seed)
-    victim = load_victim(args.model, batch_size=args.batch_size, precision=args.precision)
+    model, vote = args.model, {k: v for k, v in vote_overrides(args).items() if v is not None}
+    if vote:  # a robustune model with its vote overridden
+        from ..modeling import RobustClassifier
+
+        model = RobustClassifier.from_pretrained(args.model)
+        apply_vote_arguments(model, args)
+    victim = load_victim(model, batch_size=args.batch_size, precision=args.precision)
     attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm,
                           precision=args.precision)
+    run_info = {"model": str(args.model), "mlm": args.mlm, **({"vote": vote} if vote else {})}
     summary = run_attack(attack, victim, data, args.output, num_examples=args.num_examples, seed=args.seed,
-                         resume=args.resume, progress=args.progress, run_info={"model": str(args.model), "mlm": args.mlm})
+                         resume=args.resume, progress=args.progress, run_info=run_info)
     print(json.dumps(summary, indent=2))
     info(f"wrote {args.output}/summary.json, examples.jsonl and report.md")
     return 0

@@ -5,10 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-# The atomic writer lives on the lowest floor now (robustune/atomic.py); kept importable from here
-# for the sub-commands written against this module before it moved.
-from ..atomic import write_json  # noqa: F401
-
 
 def add_data_arguments(parser) -> None:
     parser.add_argument("--text-column", help="column holding the text (default: text, sentence, review, ...)")
@@ -45,6 +41,31 @@ def apply_knn_arguments(model, args) -> None:
     if model.knn is None:
         raise RobustuneError(f"{args.model}: the model has no KNN datastore; --knn-* options do not apply")
     model.knn.configure(**knn)
+
+
+def add_vote_arguments(parser) -> None:
+    g = parser.add_argument_group("randomised smoothing (models that predict by a vote, e.g. ranmask: override "
+                                  "their saved settings)")
+    g.add_argument("--vote-samples", type=int, metavar="N", help="masked copies per prediction (N forwards each)")
+    g.add_argument("--mask-rate", type=float, help="share of the tokens masked in each copy")
+    g.add_argument("--vote-seed", type=int, help="seed of the per-input maskings")
+
+
+def vote_overrides(args) -> dict:
+    return {"samples": args.vote_samples, "mask_rate": args.mask_rate, "seed": args.vote_seed}
+
+
+def apply_vote_arguments(model, args) -> None:
+    """Apply --vote-*/--mask-rate overrides to a loaded model; a user error when it does not vote."""
+    from ..errors import RobustuneError
+
+    overrides = vote_overrides(args)
+    if all(v is None for v in overrides.values()):
+        return
+    if model.smoothing is None:
+        raise RobustuneError(f"{args.model}: the model does not predict by a vote; --vote-samples, --mask-rate "
+                             "and --vote-seed do not apply")
+    model.configure_smoothing(**overrides)
 
 
 def info(message: str) -> None:

@@ -10,7 +10,8 @@ from ..data import TextDataset, load_source, random_subset
 from ..errors import RobustuneError
 from ..evaluation import evaluate
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, add_knn_arguments, add_progress_argument, apply_knn_arguments, info
+from .common import (add_data_arguments, add_knn_arguments, add_progress_argument, add_vote_arguments,
+                     apply_knn_arguments, apply_vote_arguments, info)
 
 
 def add_parser(sub):
@@ -25,6 +26,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of --max-examples and of trigger positions (default: 0)")
     add_data_arguments(p)
     add_knn_arguments(p)
+    add_vote_arguments(p)
     add_progress_argument(p)
     g = p.add_argument_group("backdoor (arXiv 2108.13888): attack success rate and defences")
     g.add_argument("--trigger", help="trigger tokens, e.g. 'cf bb': adds attack_success_rate (non-target texts "
@@ -50,6 +52,7 @@ def run(args) -> int:
         raise RobustuneError(f"--max-examples must be positive, got {args.max_examples}")
     model = RobustClassifier.from_pretrained(args.model)
     apply_knn_arguments(model, args)
+    apply_vote_arguments(model, args)
     data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
                        split_seed=args.split_seed)
     if args.max_examples is not None:

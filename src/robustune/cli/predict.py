@@ -9,7 +9,8 @@ from ..atomic import atomic_path
 from ..data import load_source
 from ..evaluation import predictions
 from ..modeling import RobustClassifier
-from .common import add_data_arguments, add_knn_arguments, add_progress_argument, apply_knn_arguments, info
+from .common import (add_data_arguments, add_knn_arguments, add_progress_argument, add_vote_arguments,
+                     apply_knn_arguments, apply_vote_arguments, info)
 
 
 def add_parser(sub):
@@ -21,6 +22,7 @@ def add_parser(sub):
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     add_data_arguments(p)
     add_knn_arguments(p)
+    add_vote_arguments(p)
     add_progress_argument(p)
     return p
 
@@ -28,6 +30,7 @@ def add_parser(sub):
 def run(args) -> int:
     model = RobustClassifier.from_pretrained(args.model)
     apply_knn_arguments(model, args)
+    apply_vote_arguments(model, args)
     data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
                        need_labels=False, split_seed=args.split_seed)
     out = Path(args.output)

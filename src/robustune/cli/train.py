@@ -21,7 +21,12 @@ def _method_flags() -> dict[str, tuple[str, type, object]]:
         for f in dataclasses.fields(method.Params):
             kind = hints[f.name]
             base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
-            flags.setdefault(f.name, (f"--{f.name.replace('_', '-')}", base, f.metadata.get("help", "")))
+            help_text = f.metadata.get("help", "")
+            if f.name in flags:  # one flag for several methods: every method's help
+                flag, kind, earlier = flags[f.name]
+                flags[f.name] = (flag, kind, f"{earlier}; {help_text}")
+            else:
+                flags[f.name] = (f"--{f.name.replace('_', '-')}", base, help_text)
     return flags
 
 
@@ -56,6 +61,12 @@ def add_parser(sub):
                    help="share of the training set attacked per epoch (default: 0.2)")
     g.add_argument("--adversarial-query-budget", type=int, default=200,
                    help="queries per attacked example (default: 200)")
+    g.add_argument("--adversarial-search", choices=("greedy", "random"), default="greedy",
+                   help="the recipe's greedy search, or random sampling from its attack space: the hardest of "
+                   "--adversarial-samples random perturbations, one batched query (Ivgi & Berant 2021; "
+                   "default: greedy)")
+    g.add_argument("--adversarial-samples", type=int, default=16,
+                   help="random perturbations per example for --adversarial-search random (default: 16)")
     g = p.add_argument_group("defence against poisoned pre-trained weights")
     g.add_argument("--reinit-top-layers", type=int, default=0, metavar="N",
                    help="re-initialise the encoder's top N layers before training (default: 0)")
@@ -105,6 +116,7 @@ def run(args) -> int:
         batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed,
         split_seed=args.split_seed, pooling=args.pooling, bf16=args.bf16, adversarial=args.adversarial,
         adversarial_fraction=args.adversarial_fraction, adversarial_query_budget=args.adversarial_query_budget,
+        adversarial_search=args.adversarial_search, adversarial_samples=args.adversarial_samples,
         reinit_top_layers=args.reinit_top_layers, resume=args.resume,
         overwrite=args.overwrite, save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints,
         progress=args.progress,

@@ -12,17 +12,16 @@ from .metrics import accuracy_from_probs, classification_metrics
 def evaluate(model: RobustClassifier, data: TextDataset, batch_size: int = 64, progress: bool = False) -> dict:
     """Metrics of ``model`` on ``data``; a label the model never saw is an error naming its row.
 
-    A model with several predictors (a linear head and a KNN datastore) is scored on the combined
-    prediction, and each predictor's own accuracy is added as ``accuracy_<name>``.
+    A model with several predictors (a linear head and a KNN datastore; a smoothed vote and its base
+    classifier) is scored on the model's own prediction (the combined one; the vote), and each other
+    predictor's accuracy is added as ``accuracy_<name>``.
     """
     label_map = LabelMap(tuple(model.label_names))
     y_true = label_map.encode(data)
     parts = model.predict_components(data.texts, batch_size=batch_size, progress=progress)
-    probs = parts.pop("combined", None)
-    if probs is None:
-        probs = parts["linear"]
+    probs = parts.pop(model.prediction_component)
     metrics = classification_metrics(y_true, probs.argmax(-1).tolist(), model.label_names)
-    if len(parts) > 1:
+    if parts:
         metrics.update({f"accuracy_{name}": accuracy_from_probs(p, y_true) for name, p in parts.items()})
     return metrics
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from ..errors import RobustuneError
 from .base import Method, NoParams, Stage, model_inputs
+from .freelb import FreeLB
 from .knn_bert import KNNBert
 from .match_tuning import MatchTuning
+from .ranmask import RanMask
 from .scl import SCL
 from .smart import Smart
 from .three_phase import Joint, ThreePhase
@@ -23,6 +25,8 @@ METHODS: dict[str, type[Method]] = {
     SCL.name: SCL,
     ThreePhase.name: ThreePhase,
     Joint.name: Joint,
+    FreeLB.name: FreeLB,
+    RanMask.name: RanMask,
 }
 
 

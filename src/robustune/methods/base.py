@@ -6,6 +6,10 @@ moves to the device, is checkpointed by the Trainer and resumes with it) that tu
 hyper-parameters are a dataclass, ``Params``, whose fields become CLI flags and are saved in the
 model's config.
 
+A method that needs several backward passes per optimizer step (freelb) runs all but the last itself,
+inside ``forward``, with :meth:`Method.backward`: the trainer binds it to its own backward, so
+gradient-accumulation scaling and mixed precision treat those passes like the returned loss.
+
 A method that needs earlier training phases (a denoising auto-encoder, a contrastive pre-training)
 returns them from :meth:`Method.stages`: each :class:`Stage` is its own objective (a ``Method``),
 data and schedule, run in order by the same Trainer before the method's own phase.
@@ -58,6 +62,21 @@ class Method(nn.Module):
     def __init__(self, params=None):
         super().__init__()
         self.params = params if params is not None else self.Params()
+        self._backward: Callable[[torch.Tensor], None] | None = None
+
+    def bind_backward(self, backward: Callable[[torch.Tensor], None] | None) -> None:
+        """Called by the trainer with its own backward: the loss scaling (gradient accumulation) and
+        mixed-precision handling it applies to the terms :meth:`forward` returns."""
+        self._backward = backward
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate an extra pass inside :meth:`forward` exactly as the trainer back-propagates the
+        returned terms (for methods that need several backward passes per step, such as freelb; their
+        parameter gradients accumulate with the final one). Outside a trainer: ``loss.backward()``."""
+        if self._backward is None:
+            loss.backward()
+        else:
+            self._backward(loss)
 
     @classmethod
     def parse_params(cls, values: dict | None) -> object:

@@ -39,7 +39,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from dataclasses import dataclass, field
 
@@ -47,6 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Method, model_inputs
+from .perturbation import DropoutReplay, perturbed_logits, word_embeddings
 
 
 def symmetric_kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
@@ -74,31 +74,6 @@ def ema_update(teacher: torch.nn.Module, student: torch.nn.Module, beta: float) 
     torch._foreach_lerp_(t_params, s_params, 1.0 - beta)  # t + (1−β)(s − t)
     for t_buf, s_buf in zip(teacher.buffers(), student.buffers()):
         t_buf.copy_(s_buf)
-
-
-def perturbed_logits(classifier, batch: dict[str, torch.Tensor], word_embeds: torch.Tensor,
-                     delta: torch.Tensor) -> torch.Tensor:
-    """Logits with δ added to the word embeddings; the encoder adds position/type embeddings once."""
-    return classifier(inputs_embeds=word_embeds + delta, attention_mask=batch["attention_mask"],
-                      token_type_ids=batch.get("token_type_ids"))  # (B, K)
-
-
-class DropoutReplay:
-    """Takes the RNG state where the clean pass starts; a pass run under :meth:`replay` through the same
-    modules then draws the same dropout masks, and the RNG outside moves on as after the clean pass."""
-
-    def __init__(self, device: torch.device):
-        self.device = device if device.type == "cuda" else None
-        self.cpu_state = torch.get_rng_state()
-        self.cuda_state = torch.cuda.get_rng_state(device) if self.device is not None else None
-
-    @contextlib.contextmanager
-    def replay(self):
-        with torch.random.fork_rng(devices=[self.device] if self.device is not None else []):
-            torch.set_rng_state(self.cpu_state)
-            if self.device is not None:
-                torch.cuda.set_rng_state(self.cuda_state, self.device)
-            yield
 
 
 class Smart(Method):
@@ -164,7 +139,7 @@ class Smart(Method):
     def forward(self, classifier, batch):
         p = self.params
         inputs = model_inputs(batch)
-        word_embeds = classifier.encoder.get_input_embeddings()(inputs["input_ids"])  # (B, T, D)
+        word_embeds = word_embeddings(classifier, inputs["input_ids"])  # (B, T, D)
         masks = DropoutReplay(word_embeds.device)  # the clean pass's dropout masks, for every pass below
         clean = perturbed_logits(classifier, inputs, word_embeds, 0.0)  # (B, K), ordinary forward
         terms = {"ce": F.cross_entropy(clean, batch["labels"])}

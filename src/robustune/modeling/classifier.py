@@ -23,6 +23,7 @@ from ..atomic import save_folder
 from ..errors import RobustuneError
 from .head import ClassificationHead, HeadSpec
 from .pooling import POOLINGS, pool
+from .smoothing import smoothing_from_dict
 
 WEIGHTS_NAME = "model.safetensors"
 
@@ -40,6 +41,7 @@ class ModelSettings:
     training: dict = field(default_factory=dict)  # how it was trained: data, sampling, seed, schedule
     encoder_kwargs: dict = field(default_factory=dict)
     knn: dict | None = None  # KNNSettings of the datastore saved with the model, if any
+    smoothing: dict | None = None  # prediction by a vote over random variants of the input (smoothing.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.head, dict):
@@ -77,6 +79,9 @@ class RobustClassifier(nn.Module):
         # A KNN datastore (knn.KNNDatastore) over the training set, set by a method's finalize or on
         # loading; a plain attribute, not a submodule, so that training checkpoints do not carry it.
         self.knn = None
+        # Randomised smoothing (smoothing.MaskVote), set by a method's finalize or from the saved config:
+        # when set, predictions are its vote over random variants of each input.
+        self.smoothing = None
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -124,21 +129,56 @@ class RobustClassifier(nn.Module):
         """Logits, (B, K)."""
         return self.head(self.encode(input_ids, attention_mask, token_type_ids, inputs_embeds))
 
+    @property
+    def prediction_component(self) -> str:
+        """The name, in :meth:`component_probabilities`, of the predictor whose answer is the model's."""
+        return "smoothed" if self.smoothing is not None else "combined" if self.knn is not None else "linear"
+
+    @property
+    def forwards_per_text(self) -> int:
+        """Encoder forwards one prediction costs: 1, or the vote's N for a smoothed model."""
+        return 1 if self.smoothing is None else self.smoothing.forwards_per_text
+
     def component_probabilities(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each predictor's class probabilities, (B, K): ``linear`` (the head), plus ``knn`` and their
-        mixture ``combined`` when the model holds a KNN datastore."""
+        mixture ``combined`` when the model holds a KNN datastore, plus the vote ``smoothed`` (the model's
+        prediction) when it is smoothed; ``linear`` is then the base classifier on the unmasked input."""
         pooled = self.encode(**batch)  # (B, D)
         parts = {"linear": torch.softmax(self.head(pooled).float(), dim=-1)}
         if self.knn is not None:
             parts["knn"] = self.knn.vote(pooled)
             parts["combined"] = self.knn.combine(parts["linear"], parts["knn"])
+        if self.smoothing is not None:
+            parts["smoothed"] = self._smoothed(batch)
         return parts
 
-    def probabilities(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class probabilities of a tokenized batch, (B, K) (the KNN mixture when there is a datastore)."""
+    def base_probabilities(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The unsmoothed class probabilities, (B, K) (the KNN mixture when there is a datastore)."""
         if self.knn is None:
             return torch.softmax(self(**batch).float(), dim=-1)
-        return self.component_probabilities(batch)["combined"]
+        pooled = self.encode(**batch)  # (B, D)
+        return self.knn.combine(torch.softmax(self.head(pooled).float(), dim=-1), self.knn.vote(pooled))
+
+    def probabilities(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class probabilities of a tokenized batch, (B, K): the vote shares of a smoothed model, else
+        :meth:`base_probabilities`."""
+        if self.smoothing is not None:
+            return self._smoothed(batch)
+        return self.base_probabilities(batch)
+
+    def _smoothed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        mask_id = self.tokenizer.mask_token_id
+        if mask_id is None:
+            raise RobustuneError("this model's tokenizer has no mask token; its smoothing cannot mask inputs")
+        return self.smoothing.probabilities(batch, self.base_probabilities, self.num_labels, mask_id,
+                                            self.tokenizer.all_special_ids)
+
+    def configure_smoothing(self, **overrides) -> None:
+        """Override the saved vote's settings (``samples``, ``mask_rate``, ``seed``; None keeps one)."""
+        if self.smoothing is None:
+            raise RobustuneError("the model is not smoothed; vote settings do not apply")
+        values = {**self.smoothing.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
+        self.smoothing = smoothing_from_dict(values, "vote settings")
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return self.tokenizer(list(texts), truncation=True, max_length=self.settings.max_length,
@@ -223,6 +263,7 @@ class RobustClassifier(nn.Module):
         config.id2label = dict(enumerate(self.settings.label_names))
         config.label2id = {n: i for i, n in enumerate(self.settings.label_names)}
         self.settings.knn = dataclasses.asdict(self.knn.settings) if self.knn is not None else None
+        self.settings.smoothing = self.smoothing.to_dict() if self.smoothing is not None else None
         config.robustune = self.settings.to_dict()
         state = self.state_for_saving()
 
@@ -265,4 +306,6 @@ class RobustClassifier(nn.Module):
         model.load_extra_tensors(rest)
         if settings.knn and model.knn is None:
             raise RobustuneError(f"{directory}: config.json describes a KNN datastore that {WEIGHTS_NAME} lacks")
+        if settings.smoothing is not None:
+            model.smoothing = smoothing_from_dict(settings.smoothing, f"{directory}/config.json")
         return model.to(device).eval()

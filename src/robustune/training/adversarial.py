@@ -16,6 +16,11 @@ an augmented copy of that example. Deviations from A2T: any robustune recipe doe
 (A2T uses a cheaper gradient-ranked attack) with a per-example query budget (default 200) to bound
 the cost; failed attacks leave a clean duplicate rather than nothing, to keep the epoch length fixed.
 
+``--adversarial-search random`` replaces the recipe's greedy search by random sampling from the same
+attack space (attacks/random_sampling.py; Ivgi & Berant, EMNLP 2021, arXiv 2104.05062): S random
+perturbations per example (``--adversarial-samples``, default 16) scored in one batched query, the
+hardest kept. It costs at most S + 1 queries per example instead of the greedy search's dozens.
+
 Usage::
 
     robustune train --data sst2/train.tsv --adversarial deepwordbug --adversarial-fraction 0.2 --epochs 3 ...
@@ -117,6 +122,10 @@ def adversarial_augmentation(config, classifier, train_set: EncodedDataset):
     from ..attacks import build_recipe
 
     attack = build_recipe(config.adversarial, query_budget=config.adversarial_query_budget, seed=config.seed)
+    if config.adversarial_search == "random":
+        from ..attacks.random_sampling import RandomSampling
+
+        attack.search = RandomSampling(samples=config.adversarial_samples, seed=config.seed)
     load_attack_assets(attack, classifier.label_names)
     slots = max(1, math.ceil(config.adversarial_fraction * len(train_set)))
     dataset = AugmentedDataset(train_set, slots, classifier.tokenizer, config.max_length, config.seed)

@@ -9,6 +9,9 @@ from ..errors import RobustuneError
 from ..modeling.pooling import POOLINGS
 
 
+ADVERSARIAL_SEARCHES = ("greedy", "random")
+
+
 @dataclass
 class TrainConfig:
     data: str
@@ -40,6 +43,8 @@ class TrainConfig:
     adversarial: str | None = None
     adversarial_fraction: float = 0.2
     adversarial_query_budget: int | None = 200
+    adversarial_search: str = "greedy"  # the recipe's greedy search, or "random" sampling (attacks/random_sampling.py)
+    adversarial_samples: int = 16  # random perturbations drawn per example by the "random" search
     # defence against poisoned pre-trained weights: re-initialise the encoder's top N layers first
     reinit_top_layers: int = 0
     # run management
@@ -62,6 +67,9 @@ class TrainConfig:
             (0 < self.adversarial_fraction <= 1, "--adversarial-fraction must be in (0, 1]"),
             (self.adversarial_query_budget is None or self.adversarial_query_budget > 0,
              "--adversarial-query-budget must be positive"),
+            (self.adversarial_search in ADVERSARIAL_SEARCHES,
+             f"--adversarial-search must be one of {', '.join(ADVERSARIAL_SEARCHES)}, got {self.adversarial_search!r}"),
+            (self.adversarial_samples > 0, "--adversarial-samples must be positive"),
             (self.save_steps > 0, f"--save-steps must be positive, got {self.save_steps}"),
             (self.logging_steps > 0, f"--logging-steps must be positive, got {self.logging_steps}"),
             (self.reinit_top_layers >= 0, f"--reinit-top-layers must be >= 0, got {self.reinit_top_layers}"),

@@ -21,6 +21,7 @@ from transformers.utils import logging
 logger = logging.get_logger(__name__)
 
 from ..atomic import fault_point
+from ..errors import RobustuneError
 from ..methods import Method
 from ..modeling import RobustClassifier
 
@@ -55,6 +56,7 @@ class RobustTrainer(Trainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_callback(_AfterStep())
+        self.model.method.bind_backward(self._extra_backward)
         self._term_sums: dict[str, torch.Tensor] = {}
         self._term_count = 0
         self._loss_total: torch.Tensor | None = None  # the run's loss sum, from its start (resumes included)
@@ -92,6 +94,15 @@ class RobustTrainer(Trainer):
                 self._term_sums[name] = self._term_sums.get(name, 0) + value.detach().float()
             self._term_count += 1
         return (loss, outputs) if return_outputs else loss
+
+    def _extra_backward(self, loss: torch.Tensor) -> None:
+        """A method's extra backward pass inside its forward (freelb), scaled and run as training_step
+        runs the final one (``loss_is_scaled_for_ga`` is False: divide by the accumulation steps)."""
+        if self.args.world_size > 1 or self.args.n_gpu > 1:
+            # DDP's reducer (and DataParallel's replicas) expect one backward per forward.
+            raise RobustuneError(f"method {self.model.method.name!r} runs several backward passes per step, "
+                                 "which distributed or DataParallel training does not allow; train it on one device")
+        self.accelerator.backward(loss / self.current_gradient_accumulation_steps)
 
     def _issue_warnings_after_load(self, load_result) -> None:
         """Resume: a method's weights tied to the classifier's (the TSDAE decoder's) are left out of

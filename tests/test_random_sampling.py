@@ -1,0 +1,99 @@
+"""Random sampling from the attack space (Ivgi & Berant 2021): the search on a lexicon victim, its query
+cost and constraints, and adversarial training with it from the API and the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import robustune
+from robustune.attacks import Attack, WordText, load_victim
+from robustune.attacks.constraints import MaxModificationRate, RepeatModification, StopWords
+from robustune.attacks.random_sampling import RandomSampling
+from robustune.cli import main
+
+LEXICON = {"good": 2.0, "great": 2.5, "fine": 0.4, "decent": 0.3, "bad": -2.0, "awful": -2.5, "dull": -1.5,
+           "boring": -1.5, "fun": 1.0, "okay": 0.1, "film": 0.0}
+SUBSTITUTES = {"good": ["fine", "decent", "okay", "awful"], "great": ["fine", "okay", "awful"], "fun": ["okay", "dull"],
+               "film": ["movie"], "movie": ["film"]}
+
+
+def lexicon_proba(texts):
+    out = []
+    for text in texts:
+        score = sum(LEXICON.get(w.lower(), 0.0) for w in WordText.from_text(text).words)
+        p = 1 / (1 + math.exp(-score))
+        out.append([1 - p, p])
+    return np.array(out)
+
+
+def table(text, position):
+    return SUBSTITUTES.get(text.words[position].lower(), [])
+
+
+def _attack(samples=16, seed=0, rate=0.5):
+    return Attack(table, [StopWords(), RepeatModification(), MaxModificationRate(rate)], RandomSampling(samples, seed))
+
+
+def test_finds_the_hardest_sample_in_one_batched_query():
+    victim = load_victim(lexicon_proba, ["negative", "positive"])
+    attack = _attack(samples=32)
+    result = attack.attack(victim, "a good and fun film , great", label=1)
+    assert result.status == "successful"
+    assert result.queries <= 33 and result.forwards == 2  # the original, then every sample in one batch
+    assert attack.satisfies_constraints(result)
+    # the result is the sample with the lowest gold probability among those drawn
+    assert result.adversarial_probabilities[1] < 0.5
+
+
+def test_respects_the_modification_budget_and_is_seeded():
+    victim = load_victim(lexicon_proba, ["negative", "positive"])
+    text = "good fun film great good fun film great good fun"
+    a = _attack(samples=8, seed=3, rate=0.2).attack(victim, text, label=1)
+    assert len(a.modified) <= 2 and 1 <= len(a.modified)  # 20% of 10 words
+    b = _attack(samples=8, seed=3, rate=0.2).attack(victim, text, label=1)
+    assert a.adversarial == b.adversarial
+    c = _attack(samples=8, seed=4, rate=0.2).attack(victim, text, label=1)
+    assert c.queries <= 9
+
+
+def test_skips_misclassified_and_fails_without_substitutes():
+    victim = load_victim(lexicon_proba, ["negative", "positive"])
+    assert _attack().attack(victim, "a bad film", label=1).status == "skipped"
+    result = _attack().attack(victim, "a good thing", label=0)  # misclassified? p(pos) high, gold 0: skipped
+    assert result.status == "skipped"
+    nothing = _attack().attack(victim, "the decent plot", label=1)  # no substitutes for these words
+    assert nothing.status == "failed" and nothing.reason == "no substitutes" and nothing.queries == 1
+
+
+def test_adversarial_training_with_random_sampling(tiny_encoder, toy_csv, tmp_path):
+    result = robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "m"), model=tiny_encoder, epochs=2,
+                             batch_size=8, lr=1e-3, seed=2, progress=False, adversarial="deepwordbug",
+                             adversarial_fraction=0.25, adversarial_search="random", adversarial_samples=4)
+    epochs = result.train_metrics["adversarial_epochs"]
+    assert [e["epoch"] for e in epochs] == [1] and epochs[0]["attacked"] == 12
+    config = json.loads((tmp_path / "m" / "config.json").read_text())["robustune"]["training"]
+    assert config["adversarial_search"] == "random" and config["adversarial_samples"] == 4
+
+
+def test_cli_flags_and_errors(tiny_encoder, toy_csv, tmp_path, capsys):
+    assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--output", str(tmp_path / "m"),
+                 "--epochs", "2", "--adversarial", "deepwordbug", "--adversarial-search", "random",
+                 "--adversarial-samples", "3", "--adversarial-fraction", "0.1"]) == 0
+    training = json.loads((tmp_path / "m" / "config.json").read_text())["robustune"]["training"]
+    assert training["adversarial_samples"] == 3
+    assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--output", str(tmp_path / "bad"),
+                 "--adversarial", "deepwordbug", "--adversarial-samples", "0"]) == 2
+    assert "--adversarial-samples must be positive" in capsys.readouterr().err
+    with pytest.raises(robustune.RobustuneError, match="samples"):
+        RandomSampling(0)
+
+
+def test_samples_perturb_a_random_number_of_words():
+    search = RandomSampling(samples=1, seed=0)
+    text = WordText.from_text("good fun film great good fun")
+    rules = [RepeatModification(), MaxModificationRate(1.0)]
+    proposals = {i: table(text, i) for i in range(len(text))}
+    counts = {len(search._sample(text, list(range(len(text))), proposals, rules)[1]) for _ in range(60)}
+    assert len(counts) >= 4 and max(counts) <= len(text)  # k drawn from 1..n, not always the budget
