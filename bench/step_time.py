@@ -7,11 +7,15 @@ from other processes hits them alike; the median step time is reported.
 
     flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/step_time.py \
         --methods vanilla smart match-tuning --steps 20
+
+A method may carry parameters, ``NAME:KEY=VALUE,KEY=VALUE`` (``freelb:adv_steps=5``); its row is
+labelled with the whole spec.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
 import time
@@ -42,21 +46,23 @@ def main() -> None:
     labelled = D.random_subset(texts, args.batch_size * (args.steps + args.warmup), args.seed)
     label_map = D.LabelMap.from_labels(labelled.labels)
     runs = {}
-    for name in args.methods:
+    for spec in args.methods:
+        name, _, raw = spec.partition(":")
+        params = {k: json.loads(v) for k, v in (item.split("=", 1) for item in raw.split(",") if item)}
         cls = get_method(name)
         torch.manual_seed(args.seed)
         settings = ModelSettings(label_names=list(label_map.names), max_length=args.max_length,
                                  head=cls.head_spec or ModelSettings.__dataclass_fields__["head"].default_factory())
         classifier = RobustClassifier.from_encoder(default_encoder(), settings, seed=args.seed)
         dataset = EncodedDataset(labelled.texts, label_map.encode(labelled), classifier.tokenizer, args.max_length)
-        method = cls()
+        method = cls(cls.parse_params(params))
         method.setup(classifier, dataset)
         module = TrainingModule(classifier, method).to(device).train()
         optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=5e-5)
         collate = Collator(classifier.tokenizer)
         batches = [collate([dataset[i] for i in range(s, s + args.batch_size)])
                    for s in range(0, len(dataset), args.batch_size)]
-        runs[name] = (module, optimizer, [{k: v.to(device) for k, v in b.items()} for b in batches], [])
+        runs[spec] = (module, optimizer, [{k: v.to(device) for k, v in b.items()} for b in batches], [])
 
     for step in range(args.warmup + args.steps):
         for name, (module, optimizer, batches, times) in runs.items():
@@ -76,10 +82,10 @@ def main() -> None:
     base = statistics.median(runs[args.methods[0]][3])
     print(f"device {device}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
           f"{args.steps} timed steps each (median), interleaved")
-    print(f"{'method':<14}{'s/step':>9}{'ex/s':>8}{'x ' + args.methods[0]:>12}")
+    print(f"{'method':<22}{'s/step':>9}{'ex/s':>8}{'x ' + args.methods[0]:>12}")
     for name, (_, _, _, times) in runs.items():
         med = statistics.median(times)
-        print(f"{name:<14}{med:>9.3f}{args.batch_size / med:>8.1f}{med / base:>12.2f}")
+        print(f"{name:<22}{med:>9.3f}{args.batch_size / med:>8.1f}{med / base:>12.2f}")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (all methods together)")
 
 

@@ -161,6 +161,19 @@ def test_trainer_backward_scales_for_gradient_accumulation(tiny_encoder, tmp_pat
     torch.testing.assert_close(weight.grad, torch.full_like(weight, 0.25))
 
 
+def test_extra_backward_passes_are_refused_under_distributed_training(tiny_encoder, tmp_path, monkeypatch):
+    from transformers import TrainingArguments
+
+    from robustune.training.trainer import RobustTrainer, TrainingModule
+
+    classifier = _classifier(tiny_encoder)
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    trainer = RobustTrainer(model=TrainingModule(classifier, FreeLB()), args=args)
+    monkeypatch.setattr(type(args), "world_size", property(lambda self: 2))
+    with pytest.raises(RobustuneError, match="one device"):
+        trainer.model.method.backward(classifier.head.classifier.weight.sum())
+
+
 def test_bad_params_are_user_errors():
     with pytest.raises(RobustuneError, match="adv_steps"):
         get_method("freelb").parse_params({"adv_steps": 0})

@@ -97,3 +97,29 @@ def test_samples_perturb_a_random_number_of_words():
     proposals = {i: table(text, i) for i in range(len(text))}
     counts = {len(search._sample(text, list(range(len(text))), proposals, rules)[1]) for _ in range(60)}
     assert len(counts) >= 4 and max(counts) <= len(text)  # k drawn from 1..n, not always the budget
+
+
+def test_random_search_slots_keep_the_hardest_sample_even_without_a_flip(tiny_encoder):
+    from types import SimpleNamespace
+
+    from robustune import RobustClassifier
+    from robustune.attacks import build_recipe
+    from robustune.modeling import ModelSettings
+    from robustune.training.adversarial import AdversarialAugmentation, AugmentedDataset
+    from robustune.training.features import EncodedDataset
+
+    texts = ["a good film", "great fun and charming", "a bad film", "boring and dull", "wonderful acting", "awful mess"]
+    labels = [1, 1, 0, 0, 1, 0]
+    classifier = RobustClassifier.from_encoder(tiny_encoder, ModelSettings(label_names=["negative", "positive"]))
+    base = EncodedDataset(texts, labels, classifier.tokenizer, 32)
+    results = {}
+    for keep in (False, True):
+        data = AugmentedDataset(base, slots=6, tokenizer=classifier.tokenizer, max_length=32, seed=0)
+        attack = build_recipe("deepwordbug", seed=0)
+        attack.search = RandomSampling(samples=2, seed=0)
+        callback = AdversarialAugmentation(data, classifier, attack, seed=0, keep_unflipped=keep)
+        callback.on_epoch_begin(None, SimpleNamespace(epoch=1.0, log_history=[]), None)
+        changed = sum(t != texts[i] for t, i in zip(data.slot_texts, data.sources))
+        results[keep] = (changed, callback.history[0]["adversarial"])
+    assert results[False][0] == results[False][1]  # A2T's rule: successful attacks only
+    assert results[True][0] > results[True][1]  # random sampling: the hardest sample, flip or not

@@ -19,7 +19,9 @@ the cost; failed attacks leave a clean duplicate rather than nothing, to keep th
 ``--adversarial-search random`` replaces the recipe's greedy search by random sampling from the same
 attack space (attacks/random_sampling.py; Ivgi & Berant, EMNLP 2021, arXiv 2104.05062): S random
 perturbations per example (``--adversarial-samples``, default 16) scored in one batched query, the
-hardest kept. It costs at most S + 1 queries per example instead of the greedy search's dozens.
+hardest kept. It costs at most S + 1 queries per example instead of the greedy search's dozens. As
+in Ivgi & Berant, the slot then takes the hardest sample even when it does not flip the label (the
+greedy search keeps A2T's rule: successful attacks only).
 
 Usage::
 
@@ -70,8 +72,10 @@ class AugmentedDataset(Dataset):
 class AdversarialAugmentation(TrainerCallback):
     """Refills the dataset's slots with adversarial examples at the start of each epoch after the first."""
 
-    def __init__(self, dataset: AugmentedDataset, classifier, attack, seed: int, start_epoch: int = 1):
+    def __init__(self, dataset: AugmentedDataset, classifier, attack, seed: int, start_epoch: int = 1,
+                 keep_unflipped: bool = False):
         self.dataset = dataset
+        self.keep_unflipped = keep_unflipped  # train on a perturbed text that did not flip the label too
         self.classifier = classifier
         self.attack = attack
         self.seed = seed
@@ -96,7 +100,8 @@ class AdversarialAugmentation(TrainerCallback):
         for i in sources[shard(len(sources), rank, world)].tolist():
             result = self.attack.attack(victim, base.texts[i], base.labels[i])
             success = result.status == "successful"
-            attacked.append((result.adversarial if success else base.texts[i], success))
+            perturbed = success or (self.keep_unflipped and result.status == "failed" and bool(result.modified))
+            attacked.append((result.adversarial if perturbed else base.texts[i], success))
         attacked, queries = gather_lists(attacked), sum(gather_lists([victim.queries]))
         texts = [text for text, _ in attacked]
         successes = sum(success for _, success in attacked)
@@ -129,4 +134,5 @@ def adversarial_augmentation(config, classifier, train_set: EncodedDataset):
     load_attack_assets(attack, classifier.label_names)
     slots = max(1, math.ceil(config.adversarial_fraction * len(train_set)))
     dataset = AugmentedDataset(train_set, slots, classifier.tokenizer, config.max_length, config.seed)
-    return dataset, AdversarialAugmentation(dataset, classifier, attack, config.seed)
+    return dataset, AdversarialAugmentation(dataset, classifier, attack, config.seed,
+                                            keep_unflipped=config.adversarial_search == "random")
