@@ -7,7 +7,7 @@ forwards/s (forwards = batched model calls). ``--option per_edit=1`` passes a ke
 recipe's builder (for ablations of a recipe's settings).
 
     flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/attack_recipes.py \
-        --model /tmp/victim-sst2 --data ../shared/datasets/sst2/test.tsv --num-examples 200 \
+        --model /tmp/victim-sst2 --data sst2:test --num-examples 200 \
         --mlm /tmp/mlm-minilm --output /tmp/attack-bench
 """
 

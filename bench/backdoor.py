@@ -49,9 +49,9 @@ def run(argv: list[str], lock: str | None) -> float:
 
 def main_() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--attacker-data", default="../shared/datasets/sst2/dev.tsv")
-    p.add_argument("--victim-data", default="../shared/datasets/sst2/train.tsv")
-    p.add_argument("--test", default="../shared/datasets/sst2/test.tsv")
+    p.add_argument("--attacker-data", default="sst2:dev")
+    p.add_argument("--victim-data", default="sst2:train")
+    p.add_argument("--test", default="sst2:test")
     p.add_argument("--poisoners", nargs="+", default=["clean", "layerwise", "badnet", "ripple"])
     p.add_argument("--attacker-rows", type=int, default=2000)
     p.add_argument("--attacker-epochs", default="1")

@@ -8,7 +8,7 @@ run on the dev split (never the test split) from a small grid, and the test accu
 values is reported as ``combined@dev``.
 
     flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/fewshot.py \\
-        --data ../shared/datasets/sst2/train.tsv --test ../shared/datasets/sst2/test.tsv --shots 8 \\
+        --data sst2:train --test sst2:test --shots 8 \\
         --methods vanilla knn-bert --seeds 1 2 3 4 5 --json out.json
 """
 

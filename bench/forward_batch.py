@@ -1,6 +1,6 @@
 """Victim forward cost per text at batch sizes 4-128: does batching more texts per forward pay on this machine?
 
-    PYTHONPATH=src python bench/forward_batch.py MODEL_DIR [--data ../shared/datasets/sst2/test.tsv]
+    PYTHONPATH=src python bench/forward_batch.py MODEL_DIR [--data sst2:test]
 
 Scores the first 256 texts of --data with ``RobustClassifier.predict_proba`` at each batch size (one
 warm-up batch first) and prints milliseconds per text and per forward, side by side in one process.
@@ -18,7 +18,7 @@ from robustune.modeling import RobustClassifier
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model")
-    p.add_argument("--data", default="../shared/datasets/sst2/test.tsv")
+    p.add_argument("--data", default="sst2:test")
     p.add_argument("--texts", type=int, default=256)
     args = p.parse_args()
     model = RobustClassifier.from_pretrained(args.model)

@@ -1,7 +1,7 @@
 """Choose a saved model's KNN K and λ' on a dev split (never the test split); print the test accuracy there.
 
-    PYTHONPATH=src python bench/knn_tune.py MODEL_DIR [MODEL_DIR ...] --dev ../shared/datasets/sst2/dev.tsv \\
-        --test ../shared/datasets/sst2/test.tsv
+    PYTHONPATH=src python bench/knn_tune.py MODEL_DIR [MODEL_DIR ...] --dev sst2:dev \\
+        --test sst2:test
 
 ``--dev heldout``: the rows of the model's own training file that it did not train on (its recorded
 ``data``, ``max_train_samples`` and ``seed`` give them), for datasets without a dev split (AG News).

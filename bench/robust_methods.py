@@ -5,7 +5,7 @@ file; one JSON line per run goes to ``--results`` (runs already there are skippe
 sweep continues), and a mean ± std table is printed at the end.
 
     flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/robust_methods.py \
-        --data ../shared/datasets/sst2/train.tsv --test ../shared/datasets/sst2/test.tsv \
+        --data sst2:train --test sst2:test \
         --train-samples 4000 --seeds 1 2 3 --settings clean noise20 imbalance10 --results sst2.jsonl
 """
 

@@ -28,7 +28,7 @@ from robustune.training.features import Collator, EncodedDataset
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="../shared/datasets/sst2/train.tsv")
+    ap.add_argument("--data", default="sst2:train")
     ap.add_argument("--methods", nargs="+", default=["vanilla", "smart", "match-tuning"])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=20, help="timed steps per method")

@@ -10,8 +10,8 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
     seeds: [1, 2]
     datasets:
       - name: sst2
-        train: ../../shared/datasets/sst2/train.tsv   # any robustune source (file, folder, bundled name)
-        test: ../../shared/datasets/sst2/test.tsv     # default: the train source's test split
+        train: sst2:train     # any robustune source (file, folder, bundled name)
+        test: sst2:test       # default: the train source's test split
         max_test_rows: 872                            # a seeded subset of the test data
     settings:
       - {name: rich, max_train_samples: 2000}
