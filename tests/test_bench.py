@@ -218,3 +218,79 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{path}: datasets: expected a non-empty list" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ---- list expansion, adversarial / re-initialisation keys, the backdoor chain ----------------------
+
+BACKDOOR = {"trigger": "cf bb", "target_label": "positive"}
+POISONER = {"name": "lw", "method": "layerwise", "data": "toy.csv", "max_train_samples": 24, "epochs": 1,
+            "lr": 1.0e-3, "batch_size": 8, "max_length": 16}
+
+
+def test_setting_lists_expand_into_the_cross_product(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, backdoor=BACKDOOR, poisoners=[POISONER], peers=["trainer"], attacks=[],
+                      settings=[{"name": "bd", "max_train_samples": 40, "poisoner": ["clean", "lw"],
+                                 "lr": [1.0e-3, 5.0e-4], "reinit_top_layers": 1},
+                                {"name": "adv", "max_train_samples": 40, "adversarial": "deepwordbug",
+                                 "epochs": 2, "adversarial_fraction": 0.5}])
+    config = load_config(write_config(tmp_path, raw))
+    names = [s.name for s in config.settings]  # keys cross in file order (safe_dump sorts them: lr, poisoner)
+    assert names == ["bd-lr0.001-clean", "bd-lr0.001-lw", "bd-lr0.0005-clean", "bd-lr0.0005-lw", "adv"]
+    assert config.settings[1].poisoner == "lw" and config.settings[1].schedule == {"lr": 1e-3, "reinit_top_layers": 1}
+    assert config.settings[4].schedule == {"adversarial": "deepwordbug", "epochs": 2.0, "adversarial_fraction": 0.5}
+    cells = expand(config)
+    poison = [c for c in cells if c.kind == "poison"]
+    assert [c.folder for c in poison] == ["poisoned/poison__lw"]  # made once, before its first victim
+    first_victim = next(i for i, c in enumerate(cells) if c.spec.get("poison_cell"))
+    assert cells.index(poison[0]) < first_victim
+    victim = cells[first_victim]
+    assert victim.spec["poison_cell"] == "poisoned/poison__lw" and victim.spec["backdoor"]["trigger"] == "cf bb"
+    assert not any(c.kind == "peer" and c.setting.endswith("-lw") for c in cells)  # peers skip poisoned settings
+    assert any(c.kind == "peer" and c.setting == "bd-lr0.001-clean" for c in cells)
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"settings": [{"name": "x", "poisoner": "nope"}]}, "settings[0].poisoner"),
+    ({"settings": [{"name": "x", "adversarial": "nope"}]}, "settings[0].adversarial"),
+    ({"settings": [{"name": "x", "lr": []}]}, "settings[0].lr"),
+    ({"settings": [{"name": "x", "lr": [1.0e-3, "fast"]}]}, "settings[0].lr"),
+    ({"settings": [{"name": "x", "adversarial_fraction": 2}]}, "settings[0].adversarial_fraction"),
+    ({"poisoners": [{**POISONER, "method": "nope"}]}, "poisoners[0].method"),
+    ({"poisoners": [{**POISONER, "name": "clean"}]}, "poisoners[0].name"),
+    ({"poisoners": [{**POISONER, "mode": "both"}]}, "poisoners[0].mode"),
+    ({"poisoners": [{**POISONER, "colour": 1}]}, "poisoners[0].colour"),
+    ({"poisoners": [{k: v for k, v in POISONER.items() if k != "data"}]}, "poisoners[0]"),
+    ({"backdoor": {"trigger": "cf"}}, "backdoor.target_label"),
+])
+def test_bad_new_keys_name_file_and_key(toy_csv, tiny_encoder, tmp_path, change, key):
+    raw = base_config(toy_csv, tiny_encoder, backdoor=BACKDOOR, poisoners=[POISONER])
+    raw.update(change)
+    path = write_config(tmp_path, raw)
+    with pytest.raises(RobustuneError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {key}:"), str(err.value)
+
+
+def test_poisoners_need_a_backdoor_section(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, poisoners=[POISONER])
+    with pytest.raises(RobustuneError, match=r"b.yaml: backdoor: missing: poisoners need the trigger"):
+        load_config(write_config(tmp_path, raw))
+
+
+def test_backdoor_chain_runs_poison_victim_and_trigger_evaluation(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, backdoor=BACKDOOR, poisoners=[POISONER], peers=[], attacks=[],
+                      methods=["vanilla"], settings=[{"name": "bd", "max_train_samples": 40,
+                                                      "poisoner": ["clean", "lw"]}])
+    config = load_config(write_config(tmp_path, raw))
+    results = run_bench(config, tmp_path / "out", isolation="inline", progress=False)
+    assert results["finished_cells"] == results["total_cells"] == 3
+    poisoned = results["poisoned"][0]
+    assert poisoned["method"] == "lw" and "attack_success_rate" in poisoned["metrics"]  # the attacker's own
+    record = json.loads((tmp_path / "out/poisoned/poison__lw/model/poison.json").read_text())
+    assert record["method"] == "layerwise" and record["trigger"] == "cf bb"
+    victim = json.loads((tmp_path / "out/cells/toy__bd-lw__vanilla__seed1/model/config.json").read_text())
+    assert victim["robustune"]["training"]["model"].endswith("poisoned/poison__lw/model")
+    rows = {r["setting"]: r for r in results["aggregates"]}
+    for setting in ("bd-clean", "bd-lw"):
+        assert 0 <= rows[setting]["attack_success_rate"]["mean"] <= 1
+        assert "target_rate_without_trigger" in rows[setting] and "accuracy" in rows[setting]
