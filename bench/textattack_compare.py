@@ -59,8 +59,17 @@ from robustune.data import load_source
 from robustune.errors import RobustuneError
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # bench/ is not a package
-from attack_recipes import recipe_option  # noqa: E402
+
+
+def recipe_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> (key, value); the value is read as JSON where it can be (1, 0.5, true)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def load() -> list[float]:

@@ -28,7 +28,7 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
 
 **A list under any setting key** expands the setting into the cross product, named by value:
 ``{name: bd, poisoner: [clean, layerwise], lr: [5.0e-5, 1.0e-4]}`` gives ``bd-clean-lr5e-05``,
-``bd-clean-lr0.0001``, ...; ``shots: [8, 16]`` gives ``few-8`` and ``few-16``. Besides sampling and
+``bd-clean-lr0.0001``, ... (in the file's key order); ``shots: [8, 16]`` gives ``few-8`` and ``few-16``. Besides sampling and
 schedule, a setting may set ``adversarial`` (a recipe: adversarial training), ``adversarial_fraction``,
 ``adversarial_query_budget`` and ``reinit_top_layers`` (the re-initialisation defence).
 
@@ -255,6 +255,7 @@ _SETTING_TYPES = {"max_train_samples": (int, {"positive": True}), "imbalance": (
 
 
 def _expanded_name(name: str, key: str, value) -> str:
+    value = f"{value:g}" if isinstance(value, float) else value  # 1.0 -> 1, 0.0001 -> 0.0001, 2e-05
     return f"{name}-{value}" if key in ("shots", "poisoner") else f"{name}-{key}{value}"
 
 
