@@ -96,8 +96,14 @@ def aggregate(cells: list[dict]) -> tuple[list[dict], list[dict]]:
             values = [c["metrics"][k] for c in group if _number(c["metrics"].get(k))]
             if values:
                 row[k] = mean_std(values)
-        for k in COST:
-            values = [c["cost"][k] for c in group if c["cost"].get(k) is not None]
+            parts = [c["metrics"][k] for c in group if isinstance(c["metrics"].get(k), dict)]
+            if parts:  # per-part figures (a backdoor's single-token flip rates): the mean of each part
+                row[k] = {part: sum(p[part] for p in parts) / len(parts) for part in parts[0]}
+        costs = [{**c["cost"], **{f"{phase}_seconds": v for phase, v in c["cost"].get("phase_seconds", {}).items()}}
+                 for c in group]  # a staged method's phases: dae_seconds, cl_seconds, fine-tune_seconds
+        names = list(COST) + [k for c in costs for k in c if k not in COST]
+        for k in dict.fromkeys(names):
+            values = [c[k] for c in costs if _number(c.get(k))]
             if values:
                 row[k] = mean_std(values)
         training.append(row)
