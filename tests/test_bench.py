@@ -318,14 +318,15 @@ def _studies(tmp_path: Path) -> Path:
         "show": [{"title": "SST-2", "columns": ["method", "seeds", "accuracy", "delta:accuracy", "ratio:wall_seconds"]}],
         "reading": "smart is ahead."}))
     (root / "speed").mkdir()
-    write_tables(root / "speed" / "tables.json", [{"title": "Speed", "columns": ["recipe", "s/example"],
-                                                   "rows": [["deepwordbug", 0.19]], "notes": "one run"}])
+    write_tables(root / "speed" / "tables.json", [{"title": "Speed", "columns": ["method", "× vanilla"],
+                                                   "rows": [["smart", 2.96]], "notes": "one run"}])
     (root / "speed" / "study.yaml").write_text(yaml.safe_dump({
         "title": "Speed", "measures": "Seconds.", "command": "python bench/x.py", "tables": "tables.json"}))
     (root / "index.yaml").write_text(yaml.safe_dump({
         "title": "Benchmarks", "intro": "Read me.", "studies": ["methods", "speed"],
         "summary": {"methods": ["vanilla", "smart", "scl"], "columns": [
-            {"header": "SST-2 Δ", "sources": [{"study": "methods", "value": "delta:accuracy"}]}]}}))
+            {"header": "SST-2 Δ", "sources": [{"study": "methods", "value": "delta:accuracy"}]},
+            {"header": "step", "sources": [{"study": "speed", "column": "× vanilla", "unit": "×"}]}]}}))
     return root
 
 
@@ -338,8 +339,9 @@ def test_generator_writes_tables_summary_and_commands_from_committed_studies(tmp
     # vanilla 81.00 ± 1.41; smart 83.50 ± 0.71; paired deltas +3 and +2 points: +2.50 ± 0.71
     assert "| vanilla | 2 | 81.00 ± 1.41 | – | 1.00× |" in text
     assert "| smart | 2 | 83.50 ± 0.71 | +2.50 ± 0.71 | 3.00× |" in text
-    assert "| vanilla | 81.00 ± 1.41 |" in text and "| smart | +2.50 ± 0.71 |" in text and "| scl | – |" in text
-    assert "| deepwordbug | 0.19 |" in text and "one run" in text
+    assert "| vanilla | 81.00 ± 1.41 | – |" in text and "| smart | +2.50 ± 0.71 | 2.96× |" in text
+    assert "| scl | – | – |" in text
+    assert "| smart | 2.96 |" in text and "one run" in text
     assert "Reproduce: `robustune bench --config c.yaml --output o`" in text
     assert "Measured: 2026-12-01; 2 cores, Test CPU, torch 2.13.0, idle" in text
     assert text.count("`robustune bench --studies bench/results --markdown BENCHMARKS.md`") >= 3

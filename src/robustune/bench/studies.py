@@ -40,6 +40,12 @@ hand — and names it with ``tables: tables.json``::
 
 Numbers in ``rows`` are printed as they are (round them when writing). The study's ``command`` is
 the script's command line.
+
+**The summary** (``index.yaml``): ``summary: {methods: [...], columns: [{header, sources, join}], notes}``;
+a source is ``{study, rows, where, value, mark}`` for bench results (``value``: a column key as
+above; vanilla's row shows the metric itself where the others show ``delta:``), or ``{study, table,
+column, unit, mark}`` for a script's table (the row whose first cell is the method). A cell takes
+the first source that has the method, or with ``join: true`` every source, joined by " / ".
 """
 
 from __future__ import annotations
@@ -289,14 +295,22 @@ def _summary_cell(column: dict, method: str, studies: dict[str, dict], context: 
     for source in column.get("sources") or []:
         if source.get("study") not in studies:
             raise RobustuneError(f"{context}: no study {source.get('study')!r} in the index")
-        data = studies[source["study"]].get("data")
-        if data is None:
-            raise RobustuneError(f"{context}: study {source['study']!r} holds script tables, not bench results")
-        match = _rows(data, source.get("rows", "aggregates"), {**source.get("where", {}), "method": method}, context)
-        value = source.get("value", "accuracy")
-        if method == BASELINE and value.startswith("delta:"):
-            value = value[len("delta:"):]  # vanilla's row: its own figure, which the others differ from
-        found.append(_value(data, match[0], value) + source.get("mark", "") if match else "–")
+        study = studies[source["study"]]
+        if "script" in study:  # a script's table: the row whose first column is the method
+            table = study["script"]["tables"][source.get("table", 0)]
+            if source.get("column") not in table["columns"]:
+                raise RobustuneError(f"{context}: column: {source.get('column')!r} is not one of {table['columns']}")
+            at = table["columns"].index(source["column"])
+            match = [row[at] for row in table["rows"] if row[0] == method]
+            found.append(f"{match[0]}{source.get('unit', '')}{source.get('mark', '')}" if match else "–")
+        else:
+            data = study["data"]
+            match = _rows(data, source.get("rows", "aggregates"), {**source.get("where", {}), "method": method},
+                          context)
+            value = source.get("value", "accuracy")
+            if method == BASELINE and value.startswith("delta:"):
+                value = value[len("delta:"):]  # vanilla's row: its own figure, which the others differ from
+            found.append(_value(data, match[0], value) + source.get("mark", "") if match else "–")
         if match and not column.get("join"):
             return found[-1]
     return " / ".join(found) if column.get("join") and any(f != "–" for f in found) else "–"
