@@ -7,7 +7,7 @@
    vectors; the search costs the same whatever they hold) against the linear head alone, on the
    same texts, round-robin, for each search backend in ``--backends``. Target: ≤ 1.2× at 100,000.
 
-    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/knn_speed.py
+    PYTHONPATH=src python bench/knn_speed.py
 """
 
 from __future__ import annotations
