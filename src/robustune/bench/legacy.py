@@ -9,7 +9,8 @@ The formats, one JSON object per line (``jsonl``) or one JSON document:
                     train_s}``; the dataset is given (``dataset:`` in the legacy entry).
 ``three-phase``     jsonl ``{dataset, train_rows, imbalance, config, seed, accuracy, macro_f1,
                     phase_walls: [dae, cl, joint, fine-tune], total_s}``.
-``fewshot``         json ``{args: {shots}, rows: [{method, seed, linear, knn, combined, train_s}]}``.
+``fewshot``         json ``{args: {shots}, rows: [{method, seed, linear, knn, combined, train_s}]}``;
+                    accuracy is ``combined`` unless ``accuracy_from: {METHOD: linear}`` says otherwise.
 ``attacks``         jsonl ``{victim: "DATASET-METHOD" or METHOD, recipe, num_examples, clean_accuracy,
                     accuracy_under_attack, ...}``; a bare METHOD takes ``dataset:``; one seed.
 ``backdoor``        json ``{cells: [{poisoner, victim_method, lr, epochs, reinit_top_layers, cacc, asr,
@@ -76,8 +77,11 @@ def _three_phase(path: Path, entry: dict) -> list[dict]:
 def _fewshot(path: Path, entry: dict) -> list[dict]:
     raw = json.loads(path.read_text(encoding="utf-8"))
     setting = f"few-{raw['args']['shots']}"
+    # The script gave every model a datastore; a method without its own predicts with the linear head.
+    own = entry.get("accuracy_from") or {}
     return [_cell(TRAIN, r["method"], entry.get("dataset", "sst2"), setting, r["seed"],
-                  {"accuracy": r["combined"], "accuracy_linear": r["linear"], "accuracy_knn": r["knn"]},
+                  {"accuracy": r[own.get(r["method"], "combined")], "accuracy_linear": r["linear"],
+                   "accuracy_knn": r["knn"]},
                   {"wall_seconds": r["train_s"]}) for r in raw["rows"]]
 
 

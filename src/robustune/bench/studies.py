@@ -279,6 +279,10 @@ def render_study(study: dict) -> list[str]:
             lines += _default_tables(study["data"]) + [""]
         for i, show in enumerate(shows or []):
             lines += render_table(study["data"], show, f"{study['where']}: show[{i}]") + [""]
+    if study.get("data", {}).get("cells_wall_seconds"):  # a bench run: how long its cells took together
+        data = study["data"]
+        lines += [f"{data['finished_cells']} of {data['total_cells']} cells finished; the cells' wall times sum to "
+                  f"{data['cells_wall_seconds']:.0f} s.", ""]
     source = study.get("results") or study.get("tables") or ", ".join(_legacy_files(study["legacy"]))
     lines.append(f"Tables generated from `bench/results/{study['name']}/` ({source}) by "
                  "`robustune bench --studies bench/results --markdown BENCHMARKS.md`.")
