@@ -2,9 +2,11 @@
 
 A cell is one saved unit of work: training a method (or a peer) on one dataset × setting × seed,
 one attack recipe on the model such a cell trained, or poisoning an encoder (a bench with
-``poisoners``: each poisoned encoder is made once, before the first victim that fine-tunes it). Cells are ordered seed-major (all datasets,
-settings and methods of seed 1, then seed 2, ...), with each model's attacks right after it, so a
-bench cut short still holds complete comparisons for the seeds it finished.
+``poisoners``: each poisoned encoder is made once, before the first victim that fine-tunes it).
+Cells are ordered seed-major (all datasets, settings and methods of seed 1, then seed 2, ...), with
+each model's attacks right after it, so a bench cut short still holds complete comparisons for the
+seeds it finished. Peers skip the settings whose victims fine-tune a poisoned encoder: they load
+their own copy of the clean one.
 
 Each cell's ``spec`` is plain JSON: everything the worker needs to run it, and what ``--resume``
 compares to decide that a finished cell still matches the config.
@@ -73,8 +75,6 @@ def _train_config(config: BenchConfig, dataset: DatasetSpec, setting: SettingSpe
 
 
 def _applies(spec: MethodSpec, setting: SettingSpec, default_few_shot_only: bool = False) -> bool:
-    if default_few_shot_only is None:  # a peer never fine-tunes a poisoned encoder
-        return False
     if spec.settings is not None:
         return setting.name in spec.settings
     return setting.shots is not None or not default_few_shot_only
@@ -108,9 +108,9 @@ def expand(config: BenchConfig) -> list[Cell]:
                         if backdoor:
                             spec["backdoor"] = backdoor
                         models.append(Cell(TRAIN, m.display, dataset.name, setting.name, seed, spec=spec))
-                for p in config.peers:
+                for p in [] if poisoner else config.peers:
                     peer = PEERS[p.name]
-                    if _applies(p, setting, None if poisoner else peer.few_shot_only):
+                    if _applies(p, setting, peer.few_shot_only):
                         spec = {"kind": PEER, "peer": p.name, "params": p.params,
                                 "train_config": _train_config(config, dataset, setting, "vanilla", {}, seed),
                                 "test": test}
