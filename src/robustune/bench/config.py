@@ -244,7 +244,7 @@ def _datasets(r: _Reader, raw) -> list[DatasetSpec]:
     return out
 
 
-_SETTING_TYPES = {"max_train_samples": (int, {"positive": True}), "imbalance": (float, {"unit": True}),
+_SETTING_TYPES = {"max_train_samples": (int, {"positive": True}), "shots": (int, {"positive": True}), "imbalance": (float, {"unit": True}),
                   "label_noise": (float, {"unit": True}), "epochs": (float, {"positive": True}),
                   "batch_size": (int, {"positive": True}), "lr": (float, {"positive": True}),
                   "weight_decay": (float, {}), "warmup_ratio": (float, {"unit": True}),
@@ -274,7 +274,7 @@ def _settings(r: _Reader, raw, poisoners: list[str]) -> list[SettingSpec]:
             if k == "minority":
                 values = [[str(x) for x in r.listing(v, f"{key}.minority")]]
             else:
-                kind, checks = _SETTING_TYPES.get(k, (int, {"positive": True}))  # shots
+                kind, checks = _SETTING_TYPES[k]
                 values = [r.typed(x, f"{key}.{k}", kind, **checks) for x in (r.listing(v, f"{key}.{k}")
                                                                               if isinstance(v, list) else [v])]
             if k == "poisoner":
