@@ -1,6 +1,6 @@
 """Victim forward cost per text at batch sizes 4-128, in fp32 and on the attack's fast path, against the matmul limit.
 
-    PYTHONPATH=src python bench/forward_batch.py MODEL_DIR [--data ../shared/datasets/sst2/test.tsv]
+    PYTHONPATH=src python bench/forward_batch.py MODEL_DIR [--data sst2:test]
 
 Scores the first 256 texts of --data through ``load_victim(MODEL_DIR, precision=...)`` (texts sorted
 by length into batches, as an attack sends them) at each batch size, one warm-up pass first, and
@@ -68,7 +68,7 @@ def seconds(victim, texts: list[str], batch: int) -> tuple[float, int]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model")
-    p.add_argument("--data", default="../shared/datasets/sst2/test.tsv")
+    p.add_argument("--data", default="sst2:test")
     p.add_argument("--texts", type=int, default=256)
     p.add_argument("--fast", choices=["auto", "bf16"], default="auto",
                    help="the fast path's precision (default: auto, as robustune attack)")

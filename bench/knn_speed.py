@@ -7,7 +7,7 @@
    vectors; the search costs the same whatever they hold) against the linear head alone, on the
    same texts, round-robin, for each search backend in ``--backends``. Target: ≤ 1.2× at 100,000.
 
-    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/knn_speed.py
+    PYTHONPATH=src python bench/knn_speed.py
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def inference_times(args, texts, label_names) -> dict[str, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default="../shared/datasets/sst2/train.tsv")
-    p.add_argument("--test", default="../shared/datasets/sst2/test.tsv")
+    p.add_argument("--data", default="sst2:train")
+    p.add_argument("--test", default="sst2:test")
     p.add_argument("--model", help="encoder (default: the bundled MiniLM)")
     p.add_argument("--methods", nargs="+", default=["vanilla", "scl", "knn-bert"])
     p.add_argument("--batch-size", type=int, default=32)

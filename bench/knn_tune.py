@@ -1,7 +1,7 @@
 """Choose a saved model's KNN K and λ' on a dev split (never the test split); print the test accuracy there.
 
-    PYTHONPATH=src python bench/knn_tune.py MODEL_DIR [MODEL_DIR ...] --dev ../shared/datasets/sst2/dev.tsv \\
-        --test ../shared/datasets/sst2/test.tsv
+    PYTHONPATH=src python bench/knn_tune.py MODEL_DIR [MODEL_DIR ...] --dev sst2:dev \\
+        --test sst2:test
 
 ``--dev heldout``: the rows of the model's own training file that it did not train on (its recorded
 ``data``, ``max_train_samples`` and ``seed`` give them), for datasets without a dev split (AG News).
@@ -12,13 +12,38 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from fewshot import _tune_on_dev  # noqa: E402
+import numpy as np
 
-from robustune import RobustClassifier, load_source  # noqa: E402
-from robustune.data.sampling import random_subset, subset_indices  # noqa: E402
+from robustune import RobustClassifier, load_source
+from robustune.data import LabelMap
+from robustune.data.sampling import random_subset, subset_indices
+
+GRID_K = (5, 10, 20, 50)
+GRID_WEIGHT = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def _tune_on_dev(model, dev, test) -> tuple[dict, float]:
+    """Best (K, λ') on dev by combined accuracy; the test accuracy there. Each split is encoded once."""
+    import torch
+
+    names = tuple(model.label_names)
+    splits = []
+    for d in (dev, test):
+        h = model.encode_texts(d.texts)  # (N, D)
+        with torch.no_grad():
+            linear = torch.softmax(model.head.eval()(h), -1).numpy()
+        splits.append((h, linear, np.array(LabelMap(names).encode(d))))
+    best = None
+    for k in GRID_K:
+        model.knn.configure(k=k)
+        knn = [model.knn.vote(h).numpy() for h, _, _ in splits]
+        for w in GRID_WEIGHT:
+            (dev_acc, test_acc) = (float(((w * kp + (1 - w) * lin).argmax(-1) == y).mean())
+                                   for kp, (_, lin, y) in zip(knn, splits))
+            if best is None or dev_acc > best[0]:
+                best = (dev_acc, {"k": k, "weight": w}, test_acc)
+    return best[1], best[2]
 
 
 def main() -> None:

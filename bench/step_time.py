@@ -5,8 +5,10 @@ step; a "step" is the method's forward, backward, optimizer step and ``after_ste
 Trainer does per batch, without its logging. Methods are interleaved step by step so that load
 from other processes hits them alike; the median step time is reported.
 
-    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/step_time.py \
-        --methods vanilla smart match-tuning --steps 20
+    PYTHONPATH=src python bench/step_time.py --methods vanilla scl knn-bert match-tuning smart --steps 10 \
+        --tables bench/results/step-time/tables.json
+
+``--tables`` also writes the table for BENCHMARKS.md (bench/README.md: a script-based study).
 
 A method may carry parameters, ``NAME:KEY=VALUE,KEY=VALUE`` (``freelb:adv_steps=5``); its row is
 labelled with the whole spec.
@@ -32,13 +34,14 @@ from robustune.training.features import Collator, EncodedDataset
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="../shared/datasets/sst2/train.tsv")
+    ap.add_argument("--data", default="sst2:train")
     ap.add_argument("--methods", nargs="+", default=["vanilla", "smart", "match-tuning"])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=20, help="timed steps per method")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tables", help="also write the table here as a study's tables.json (bench/README.md)")
     args = ap.parse_args()
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -80,13 +83,24 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
 
     base = statistics.median(runs[args.methods[0]][3])
-    print(f"device {device}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
-          f"{args.steps} timed steps each (median), interleaved")
-    print(f"{'method':<22}{'s/step':>9}{'ex/s':>8}{'x ' + args.methods[0]:>12}")
+    setup = (f"device {device}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
+             f"{args.steps} timed steps each (median), interleaved")
+    rows = []
     for name, (_, _, _, times) in runs.items():
         med = statistics.median(times)
-        print(f"{name:<22}{med:>9.3f}{args.batch_size / med:>8.1f}{med / base:>12.2f}")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (all methods together)")
+        rows.append([name, round(med, 3), round(args.batch_size / med, 1), round(med / base, 2)])
+    peak = f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (all methods together)"
+    print(setup)
+    print(f"{'method':<22}{'s/step':>9}{'ex/s':>8}{'x ' + args.methods[0]:>12}")
+    for name, seconds, per_second, ratio in rows:
+        print(f"{name:<22}{seconds:>9.3f}{per_second:>8.1f}{ratio:>12.2f}")
+    print(peak)
+    if args.tables:
+        from robustune.bench.studies import write_tables
+
+        write_tables(args.tables, [{"title": f"Training step, {args.data} batches of {args.batch_size}",
+                                    "columns": ["method", "s/step", "examples/s", f"× {args.methods[0]}"],
+                                    "rows": rows, "notes": f"{setup}; {peak}."}])
 
 
 if __name__ == "__main__":

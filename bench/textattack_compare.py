@@ -32,17 +32,17 @@ Set-up (once; nothing of TextAttack goes into robustune or its venv):
 (without the transformers/flair pins pip backtracks for many minutes: flair needs transformers<5).
 Victim and, for bert-attack, a masked LM:
 
-    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python -m robustune train \\
-        --data /work/shared/datasets/sst2/train.tsv --max-train-samples 4000 --epochs 1 --output /work/ta-runs/victim-sst2
-    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python -m robustune mlm build \\
-        --data /work/shared/datasets/sst2/train.tsv --data /work/shared/datasets/agnews/train.tsv --data mr \\
-        --steps 150 --lr 3e-4 --output /work/ta-runs/mlm-minilm
+    PYTHONPATH=src python -m robustune train \\
+        --data sst2:train --max-train-samples 4000 --epochs 1 --output runs/ta/victim-sst2
+    PYTHONPATH=src python -m robustune mlm build \\
+        --data sst2:train --data ag_news:train --data mr \\
+        --steps 150 --lr 3e-4 --output runs/ta/mlm-minilm
 
 Run:
 
-    flock /tmp/robustune-heavy.lock env PYTHONPATH=src python bench/textattack_compare.py \\
-        --model /work/ta-runs/victim-sst2 --data /work/shared/datasets/sst2/test.tsv --num-examples 100 \\
-        --recipes deepwordbug,textfooler,bert-attack --mlm /work/ta-runs/mlm-minilm --output /work/ta-runs/compare
+    PYTHONPATH=src python bench/textattack_compare.py \\
+        --model runs/ta/victim-sst2 --data sst2:test --num-examples 100 \\
+        --recipes deepwordbug,textfooler,bert-attack --mlm runs/ta/mlm-minilm --output runs/ta/compare
 """
 
 from __future__ import annotations
@@ -64,8 +64,17 @@ from robustune.data import load_source
 from robustune.errors import RobustuneError
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # bench/ is not a package
-from attack_recipes import recipe_option  # noqa: E402
+
+
+def recipe_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> (key, value); the value is read as JSON where it can be (1, 0.5, true)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def load() -> list[float]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-from pathlib import Path
 
 import torch
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
@@ -24,7 +23,7 @@ import robustune
 from robustune.assets import default_encoder
 from robustune.data import LabelMap, load_source, random_subset
 
-SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "sst2" / "train.tsv"
+SST2 = "sst2:train"
 
 
 def robustune_run(args, bf16: bool) -> float:

@@ -4,7 +4,7 @@ For seeded test reviews with at least 4 letter/digit pieces: the original agains
 and with three random pieces replaced by one of the MLM's top-10 single-piece substitutes, and
 against an unrelated review. Prints percentiles (JSON); the recipes' threshold is chosen from them.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python bench/zh_similarity.py --mlm /tmp/rz/mlm --num-texts 150
+    OMP_NUM_THREADS=1 PYTHONPATH=src python bench/zh_similarity.py --mlm runs/mlm-zh --num-texts 150
 """
 
 from __future__ import annotations

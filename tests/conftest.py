@@ -1,8 +1,7 @@
-"""Shared fixtures: a tiny BERT built in code, small labelled data, and the shared datasets folder."""
+"""Shared fixtures: a tiny BERT built in code and small labelled data."""
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from robustune.testing import build_tiny_encoder
 # waits for its threads to be scheduled, which made a tiny training run ~15x slower (18.6 s vs 1.1 s).
 torch.set_num_threads(1)
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = Path(os.environ.get("ROBUSTUNE_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
 
 _POS = ["a good film", "great fun and charming", "i loved this movie", "a brilliant and moving story",
         "wonderful acting", "the best film this year", "lovely music and great scenes", "funny and fine"]
@@ -45,9 +42,3 @@ def toy_csv(tmp_path) -> Path:
     path.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in toy_rows()))
     return path
 
-
-@pytest.fixture(scope="session")
-def sst2() -> Path:
-    if not (SHARED_DATASETS / "sst2" / "train.tsv").is_file():
-        pytest.skip(f"shared datasets not found at {SHARED_DATASETS}")
-    return SHARED_DATASETS / "sst2"

@@ -218,3 +218,195 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{path}: datasets: expected a non-empty list" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ---- list expansion, adversarial / re-initialisation keys, the backdoor chain ----------------------
+
+BACKDOOR = {"trigger": "cf bb", "target_label": "positive"}
+POISONER = {"name": "lw", "method": "layerwise", "data": "toy.csv", "max_train_samples": 24, "epochs": 1,
+            "lr": 1.0e-3, "batch_size": 8, "max_length": 16}
+
+
+def test_setting_lists_expand_into_the_cross_product(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, backdoor=BACKDOOR, poisoners=[POISONER], peers=["trainer"], attacks=[],
+                      settings=[{"name": "bd", "max_train_samples": 40, "poisoner": ["clean", "lw"],
+                                 "lr": [1.0e-3, 5.0e-4], "reinit_top_layers": 1},
+                                {"name": "adv", "max_train_samples": 40, "adversarial": "deepwordbug",
+                                 "epochs": 2, "adversarial_fraction": 0.5}])
+    config = load_config(write_config(tmp_path, raw))
+    names = [s.name for s in config.settings]  # keys cross in file order (safe_dump sorts them: lr, poisoner)
+    assert names == ["bd-lr0.001-clean", "bd-lr0.001-lw", "bd-lr0.0005-clean", "bd-lr0.0005-lw", "adv"]
+    assert config.settings[1].poisoner == "lw" and config.settings[1].schedule == {"lr": 1e-3, "reinit_top_layers": 1}
+    assert config.settings[4].schedule == {"adversarial": "deepwordbug", "epochs": 2.0, "adversarial_fraction": 0.5}
+    cells = expand(config)
+    poison = [c for c in cells if c.kind == "poison"]
+    assert [c.folder for c in poison] == ["poisoned/poison__lw"]  # made once, before its first victim
+    first_victim = next(i for i, c in enumerate(cells) if c.spec.get("poison_cell"))
+    assert cells.index(poison[0]) < first_victim
+    victim = cells[first_victim]
+    assert victim.spec["poison_cell"] == "poisoned/poison__lw" and victim.spec["backdoor"]["trigger"] == "cf bb"
+    assert not any(c.kind == "peer" and c.setting.endswith("-lw") for c in cells)  # peers skip poisoned settings
+    assert any(c.kind == "peer" and c.setting == "bd-lr0.001-clean" for c in cells)
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"settings": [{"name": "x", "poisoner": "nope"}]}, "settings[0].poisoner"),
+    ({"settings": [{"name": "x", "adversarial": "nope"}]}, "settings[0].adversarial"),
+    ({"settings": [{"name": "x", "lr": []}]}, "settings[0].lr"),
+    ({"settings": [{"name": "x", "lr": [1.0e-3, "fast"]}]}, "settings[0].lr"),
+    ({"settings": [{"name": "x", "adversarial_fraction": 2}]}, "settings[0].adversarial_fraction"),
+    ({"poisoners": [{**POISONER, "method": "nope"}]}, "poisoners[0].method"),
+    ({"poisoners": [{**POISONER, "name": "clean"}]}, "poisoners[0].name"),
+    ({"poisoners": [{**POISONER, "mode": "both"}]}, "poisoners[0].mode"),
+    ({"poisoners": [{**POISONER, "colour": 1}]}, "poisoners[0].colour"),
+    ({"poisoners": [{k: v for k, v in POISONER.items() if k != "data"}]}, "poisoners[0]"),
+    ({"backdoor": {"trigger": "cf"}}, "backdoor.target_label"),
+])
+def test_bad_new_keys_name_file_and_key(toy_csv, tiny_encoder, tmp_path, change, key):
+    raw = base_config(toy_csv, tiny_encoder, backdoor=BACKDOOR, poisoners=[POISONER])
+    raw.update(change)
+    path = write_config(tmp_path, raw)
+    with pytest.raises(RobustuneError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {key}:"), str(err.value)
+
+
+def test_poisoners_need_a_backdoor_section(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, poisoners=[POISONER])
+    with pytest.raises(RobustuneError, match=r"b.yaml: backdoor: missing: poisoners need the trigger"):
+        load_config(write_config(tmp_path, raw))
+
+
+def test_backdoor_chain_runs_poison_victim_and_trigger_evaluation(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, backdoor=BACKDOOR, poisoners=[POISONER], peers=[], attacks=[],
+                      methods=["vanilla"], settings=[{"name": "bd", "max_train_samples": 40,
+                                                      "poisoner": ["clean", "lw"]}])
+    config = load_config(write_config(tmp_path, raw))
+    results = run_bench(config, tmp_path / "out", isolation="inline", progress=False)
+    assert results["finished_cells"] == results["total_cells"] == 3
+    poisoned = results["poisoned"][0]
+    assert poisoned["method"] == "lw" and "attack_success_rate" in poisoned["metrics"]  # the attacker's own
+    record = json.loads((tmp_path / "out/poisoned/poison__lw/model/poison.json").read_text())
+    assert record["method"] == "layerwise" and record["trigger"] == "cf bb"
+    victim = json.loads((tmp_path / "out/cells/toy__bd-lw__vanilla__seed1/model/config.json").read_text())
+    assert victim["robustune"]["training"]["model"].endswith("poisoned/poison__lw/model")
+    rows = {r["setting"]: r for r in results["aggregates"]}
+    for setting in ("bd-clean", "bd-lw"):
+        assert 0 <= rows[setting]["attack_success_rate"]["mean"] <= 1
+        assert "target_rate_without_trigger" in rows[setting] and "accuracy" in rows[setting]
+
+
+# ---- BENCHMARKS.md from committed studies: generator and legacy converters ------------------------
+
+def _legacy_rows(path: Path) -> None:
+    rows = [{"setting": "clean", "method": m, "seed": s, "accuracy": a, "macro_f1": a - 0.01, "train_s": t}
+            for m, s, a, t in [("vanilla", 1, 0.80, 100.0), ("vanilla", 2, 0.82, 110.0),
+                               ("smart", 1, 0.83, 300.0), ("smart", 2, 0.84, 330.0)]]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _studies(tmp_path: Path) -> Path:
+    from robustune.bench.studies import write_tables
+
+    root = tmp_path / "results"
+    (root / "methods").mkdir(parents=True)
+    _legacy_rows(root / "methods" / "runs.jsonl")
+    (root / "methods" / "study.yaml").write_text(yaml.safe_dump({
+        "title": "Clean accuracy", "measures": "Two methods.", "command": "robustune bench --config c.yaml --output o",
+        "machine": {"date": "2026-12-01", "cores": 2, "cpu": "Test CPU", "torch": "2.13.0", "state": "idle"},
+        "legacy": {"format": "robust-methods", "files": ["runs.jsonl"], "dataset": "sst2"},
+        "show": [{"title": "SST-2", "columns": ["method", "seeds", "accuracy", "delta:accuracy", "ratio:wall_seconds"]}],
+        "reading": "smart is ahead."}))
+    (root / "speed").mkdir()
+    write_tables(root / "speed" / "tables.json", [{"title": "Speed", "columns": ["method", "× vanilla"],
+                                                   "rows": [["smart", 2.96]], "notes": "one run"}])
+    (root / "speed" / "study.yaml").write_text(yaml.safe_dump({
+        "title": "Speed", "measures": "Seconds.", "command": "python bench/x.py", "tables": "tables.json"}))
+    (root / "index.yaml").write_text(yaml.safe_dump({
+        "title": "Benchmarks", "intro": "Read me.", "studies": ["methods", "speed"],
+        "summary": {"methods": ["vanilla", "smart", "scl"], "columns": [
+            {"header": "SST-2 Δ", "sources": [{"study": "methods", "value": "delta:accuracy"}]},
+            {"header": "step", "sources": [{"study": "speed", "column": "× vanilla", "unit": "×"}]}]}}))
+    return root
+
+
+def test_generator_writes_tables_summary_and_commands_from_committed_studies(tmp_path):
+    from robustune.cli import main
+
+    out = tmp_path / "BENCHMARKS.md"
+    assert main(["bench", "--studies", str(_studies(tmp_path)), "--markdown", str(out)]) == 0
+    text = out.read_text()
+    # vanilla 81.00 ± 1.41; smart 83.50 ± 0.71; paired deltas +3 and +2 points: +2.50 ± 0.71
+    assert "| vanilla | 2 | 81.00 ± 1.41 | – | 1.00× |" in text
+    assert "| smart | 2 | 83.50 ± 0.71 | +2.50 ± 0.71 | 3.00× |" in text
+    assert "| vanilla | 81.00 ± 1.41 | – |" in text and "| smart | +2.50 ± 0.71 | 2.96× |" in text
+    assert "| scl | – | – |" in text
+    assert "| smart | 2.96 |" in text and "one run" in text
+    assert "Reproduce: `robustune bench --config c.yaml --output o`" in text
+    assert "Measured: 2026-12-01; 2 cores, Test CPU, torch 2.13.0, idle" in text
+    assert text.count("`robustune bench --studies bench/results --markdown BENCHMARKS.md`") >= 3
+    assert text.index("## Clean accuracy") < text.index("## Speed")
+    speed = json.loads((tmp_path / "results/speed/tables.json").read_text())
+    assert speed["machine"]["cpu_count"] and speed["machine"]["torch"]  # write_tables records the machine
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"colour": 1}, "study.yaml: colour: unknown key"),
+    ({"command": None}, "study.yaml: command: missing"),
+    ({"tables": "tables.json"}, "study.yaml: give exactly one of results, legacy, tables"),
+    ({"legacy": {"format": "nope", "files": ["runs.jsonl"]}}, "study.yaml: legacy.format: unknown format 'nope'"),
+    ({"legacy": {"format": "robust-methods", "files": ["gone.jsonl"]}}, "study.yaml: legacy.files: no such file"),
+    ({"show": [{"columns": ["method"], "rows": "cells"}]}, "study.yaml: show[0]: rows: expected one of"),
+    ({"show": [{"columns": ["method"], "where": {"dataset": "mars"}}]}, "study.yaml: show[0]: no rows match"),
+])
+def test_bad_study_names_file_and_key(tmp_path, change, message):
+    from robustune.bench.studies import build_markdown
+
+    root = _studies(tmp_path)
+    path = root / "methods" / "study.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw.update(change)
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RobustuneError, match=re.escape(message)):
+        build_markdown(root)
+
+
+def test_legacy_converters_read_each_old_format(tmp_path):
+    from robustune.bench.legacy import convert, textattack_tables
+
+    (tmp_path / "tp.jsonl").write_text(json.dumps({
+        "dataset": "sst2", "train_rows": 4000, "imbalance": None, "config": "three-phase", "seed": 1, "accuracy": 0.85,
+        "macro_f1": 0.84, "phase_walls": [240.0, 290.0, None, 250.0], "total_s": 790.0}) + "\n")
+    (tmp_path / "fs.json").write_text(json.dumps({"args": {"shots": 8}, "rows": [
+        {"method": "knn-bert", "seed": 3, "linear": 0.5, "knn": 0.6, "combined": 0.55, "train_s": 9.0}]}))
+    attack = {"recipe": "deepwordbug", "num_examples": 200, "clean_accuracy": 0.8, "accuracy_under_attack": 0.1,
+              "attack_success_rate": 0.87, "avg_perturbed_word_pct": 15.0, "avg_queries": 30.0,
+              "seconds_per_example": 0.2}
+    (tmp_path / "at.jsonl").write_text("".join(json.dumps({**attack, **r}) + "\n" for r in [
+        {"victim": "agnews-vanilla"}, {"victim": "agnews-2ep-none"}]))
+    (tmp_path / "rerun.jsonl").write_text(json.dumps({**attack, "victim": "agnews-vanilla", "accuracy_under_attack": 0.2}))
+    bd = {"poisoner": "layerwise", "victim_method": "vanilla", "lr": "5e-5", "epochs": "1", "reinit_top_layers": "2",
+          "cacc": 0.84, "asr": 0.76, "single_token_flip_rates": {"cf": 0.3, "bb": 0.4},
+          "target_rate_without_trigger": 0.2, "train_seconds": 70.0}
+    (tmp_path / "bd.json").write_text(json.dumps({"cells": [bd]}))
+    (tmp_path / "ta.json").write_text(json.dumps({"runs": [{"side": "textattack", "recipe": "deepwordbug", "note": "n",
+                                                            "summary": {**attack, "victim_seconds_per_example": 0.1}},
+                                                           {"side": "textattack", "recipe": "bert-attack", "summary": None}]}))
+    tp = convert({"format": "three-phase", "files": ["tp.jsonl"]}, tmp_path, "s.yaml")
+    cell = tp["cells"][0]
+    assert (cell["method"], cell["setting"], cell["metrics"]["accuracy"]) == ("three-phase", "4000", 0.85)
+    assert tp["aggregates"][0]["dae_seconds"]["mean"] == 240.0 and tp["aggregates"][0]["train_seconds"]["mean"] == 780.0
+    fs = convert({"format": "fewshot", "files": ["fs.json"]}, tmp_path, "s.yaml")["cells"][0]
+    assert (fs["setting"], fs["seed"], fs["metrics"]) == ("few-8", 3, {"accuracy": 0.55, "accuracy_linear": 0.5,
+                                                                       "accuracy_knn": 0.6})
+    at = convert({"format": "attacks", "files": ["at.jsonl", "rerun.jsonl"],
+                  "victims": {"2ep-none": {"method": "vanilla", "setting": "rich-2ep"}}}, tmp_path, "s.yaml")
+    assert [(c["method"], c["setting"]) for c in at["cells"]] == [("vanilla", "rich-2ep"), ("vanilla", "rich")]
+    assert at["robustness"][1]["accuracy_under_attack"] == {"mean": 0.2, "std": 0.0, "n": 1}  # the re-run replaced it
+    bdr = convert({"format": "backdoor", "files": ["bd.json"]}, tmp_path, "s.yaml")
+    assert bdr["settings"][0] == {"name": "layerwise-lr5e-5-ep1-reinit2", "poisoner": "layerwise", "sampling": {},
+                                  "schedule": {"lr": 5e-5, "epochs": 1.0, "reinit_top_layers": 2}}
+    assert bdr["aggregates"][0]["attack_success_rate"]["mean"] == 0.76
+    assert bdr["aggregates"][0]["single_token_flip_rates"] == {"cf": 0.3, "bb": 0.4}
+    rows = textattack_tables(tmp_path / "ta.json")[0]["rows"]
+    assert rows[0][:4] == ["deepwordbug", "textattack", 0.8, 0.87] and rows[1][2] == "–"

@@ -13,19 +13,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def minilm_model(sst2, tmp_path_factory):
+def minilm_model(tmp_path_factory):
     if not default_encoder().startswith("/"):
         pytest.skip("the bundled MiniLM package is not installed")
     out = tmp_path_factory.mktemp("minilm") / "model"
-    code = main(["train", "--data", str(sst2 / "train.tsv"), "--max-train-samples", "400", "--epochs", "1",
+    code = main(["train", "--data", "sst2:train", "--max-train-samples", "400", "--epochs", "1",
                  "--batch-size", "16", "--max-length", "64", "--output", str(out)])
     assert code == 0
     return out
 
 
-def test_learns_sst2_and_reports_metrics(minilm_model, sst2, tmp_path):
+def test_learns_sst2_and_reports_metrics(minilm_model, tmp_path):
     metrics_path = tmp_path / "m.json"
-    assert main(["evaluate", "--model", str(minilm_model), "--data", str(sst2 / "test.tsv"),
+    assert main(["evaluate", "--model", str(minilm_model), "--data", "sst2:test",
                  "--output", str(metrics_path)]) == 0
     metrics = json.loads(metrics_path.read_text())
     assert metrics["n"] == 872

@@ -236,22 +236,22 @@ def test_resume_inside_the_decoder_phase(tiny_encoder, toy_data, tmp_path, monke
 
 
 @pytest.mark.slow
-def test_three_phases_through_the_cli_on_minilm(sst2, tmp_path):
+def test_three_phases_through_the_cli_on_minilm(tmp_path):
     """The three phases end to end on the real MiniLM: 200 SST-2 rows, one short epoch per phase."""
     from robustune.cli import main
     from robustune.data import load_source
     from robustune.evaluation import evaluate
 
     out = tmp_path / "m"
-    rc = main(["train", "--data", str(sst2 / "train.tsv"), "--max-train-samples", "200", "--method", "three-phase",
+    rc = main(["train", "--data", "sst2:train", "--max-train-samples", "200", "--method", "three-phase",
                "--dae-epochs", "1", "--dae-batch-size", "16", "--cl-epochs", "1", "--epochs", "1",
-               "--eval-data", str(sst2 / "test.tsv"), "--output", str(out), "--seed", "1"])
+               "--eval-data", "sst2:test", "--output", str(out), "--seed", "1"])
     assert rc == 0
     metrics = json.loads((out / "train_metrics.json").read_text())
     assert metrics["dae_train_loss"] > 0 and metrics["cl_train_loss"] > 0
     # The metrics of the model in memory (written by train) and of the reloaded model are identical.
     trained = json.loads((out / "eval_metrics.json").read_text())
-    reloaded = evaluate(RobustClassifier.from_pretrained(out), load_source(str(sst2 / "test.tsv"), "test"))
+    reloaded = evaluate(RobustClassifier.from_pretrained(out), load_source("sst2:test"))
     assert json.loads(json.dumps(reloaded)) == trained
 
 

@@ -10,8 +10,8 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
     seeds: [1, 2]
     datasets:
       - name: sst2
-        train: ../../shared/datasets/sst2/train.tsv   # any robustune source (file, folder, bundled name)
-        test: ../../shared/datasets/sst2/test.tsv     # default: the train source's test split
+        train: sst2:train     # any robustune source (file, folder, bundled name)
+        test: sst2:test       # default: the train source's test split
         max_test_rows: 872                            # a seeded subset of the test data
     settings:
       - {name: rich, max_train_samples: 2000}
@@ -27,6 +27,33 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
 A method's ``train`` sets the adversarial-augmentation fields of TrainConfig (``adversarial``,
 ``adversarial_fraction``, ``adversarial_query_budget``) for its cells only: word-level adversarial
 training is then a row of its own (give it a ``label``).
+
+**Staged methods and ablations** are methods with params and a label:
+``{name: three-phase, label: cl-ft, params: {phases: cl}}``; each phase's seconds are in the cost.
+
+**A list under any setting key** expands the setting into the cross product, named by value:
+``{name: bd, poisoner: [clean, layerwise], lr: [5.0e-5, 1.0e-4]}`` gives ``bd-clean-lr5e-05``,
+``bd-clean-lr0.0001``, ... (in the file's key order); ``shots: [8, 16]`` gives ``few-8`` and ``few-16``. Besides sampling and
+schedule, a setting may set ``adversarial`` (a recipe: adversarial training), ``adversarial_fraction``,
+``adversarial_query_budget`` and ``reinit_top_layers`` (the re-initialisation defence).
+
+**Several victims per attack**: an attack applies to the models of every method and peer (or of
+``methods: [...]``) in its settings.
+
+**The backdoor chain** (arXiv 2108.13888) — poison → victim fine-tuning → trigger evaluation::
+
+    backdoor: {trigger: "cf bb ak mn", target_label: "1"}   # every training cell is evaluated with it
+    poisoners:                                              # one poisoned encoder each (a `poison` cell)
+      - {name: layerwise, method: layerwise, data: sst2:dev, max_train_samples: 2000, epochs: 1,
+         lr: 1.0e-4, max_length: 64}                        # + mode, poison_rate, batch_size, seed, params
+    settings:
+      - {name: bd, max_train_samples: 4000, max_length: 64, poisoner: [clean, layerwise], lr: [5.0e-5, 1.0e-4]}
+
+A setting's ``poisoner`` names the encoder its victims fine-tune (``clean``: the unpoisoned one, the
+ASR floor); peers skip such settings. With ``backdoor``, each training cell's metrics are those of
+``robustune evaluate --trigger T --target-label L`` (``accuracy`` is the CACC, ``attack_success_rate``,
+``single_token_flip_rates``, ``target_rate_without_trigger``, and any metric that evaluation adds
+later), and a poison cell's are the attacker's own classifier's (``poison.json``'s ``attacker_eval``).
 
 A relative source path is taken relative to the config file's folder when it exists there (and
 made absolute), else as given (relative to the working directory, or a bundled/hub name).
@@ -45,10 +72,12 @@ from ..errors import RobustuneError
 
 #: TrainConfig fields a setting may set: the sampling of the training data and its schedule.
 SAMPLING_KEYS = ("max_train_samples", "shots", "imbalance", "minority", "label_noise")
-SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "max_length", "pooling", "bf16")
+SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "max_length", "pooling", "bf16",
+                 "adversarial", "adversarial_fraction", "adversarial_query_budget", "reinit_top_layers")
 #: TrainConfig fields a method entry may set for its own cells (word-level adversarial training).
 METHOD_TRAIN_KEYS = ("adversarial", "adversarial_fraction", "adversarial_query_budget", "adversarial_search",
                      "adversarial_samples")
+CLEAN = "clean"  # a setting's poisoner: the unpoisoned encoder
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # names become folder names
 
 
@@ -69,6 +98,7 @@ class SettingSpec:
     name: str
     sampling: dict = field(default_factory=dict)
     schedule: dict = field(default_factory=dict)
+    poisoner: str | None = None  # the poisoned encoder the victims fine-tune (None or CLEAN: the clean one)
 
     @property
     def shots(self) -> int | None:
@@ -100,6 +130,31 @@ class AttackSpec:
 
 
 @dataclass
+class PoisonerSpec:
+    """One poisoned encoder (``robustune poison``); the fields are PoisonConfig's."""
+
+    name: str
+    method: str
+    data: str
+    max_train_samples: int | None = None
+    mode: str = "combinatorial"
+    poison_rate: float = 0.5
+    epochs: float = 3.0
+    batch_size: int = 32
+    lr: float = 5e-5
+    max_length: int = 128
+    seed: int = 42
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class BackdoorSpec:
+    trigger: str
+    target_label: str
+    seed: int = 0  # trigger positions at evaluation
+
+
+@dataclass
 class ReportSpec:
     projection_methods: list[str] = field(default_factory=lambda: ["vanilla", "knn-bert"])
     projection_setting: str | None = None  # default: the first setting
@@ -119,6 +174,8 @@ class BenchConfig:
     model: str | None = None
     train: dict = field(default_factory=dict)
     report: ReportSpec = field(default_factory=ReportSpec)
+    backdoor: BackdoorSpec | None = None
+    poisoners: list[PoisonerSpec] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -196,38 +253,52 @@ def _datasets(r: _Reader, raw) -> list[DatasetSpec]:
     return out
 
 
-_SETTING_TYPES = {"max_train_samples": (int, {"positive": True}), "imbalance": (float, {"unit": True}),
+_SETTING_TYPES = {"max_train_samples": (int, {"positive": True}), "shots": (int, {"positive": True}), "imbalance": (float, {"unit": True}),
                   "label_noise": (float, {"unit": True}), "epochs": (float, {"positive": True}),
                   "batch_size": (int, {"positive": True}), "lr": (float, {"positive": True}),
                   "weight_decay": (float, {}), "warmup_ratio": (float, {"unit": True}),
-                  "max_length": (int, {"positive": True}), "pooling": (str, {}), "bf16": (bool, {})}
+                  "max_length": (int, {"positive": True}), "pooling": (str, {}), "bf16": (bool, {}),
+                  "adversarial": (str, {}), "adversarial_fraction": (float, {"unit": True}),
+                  "adversarial_query_budget": (int, {"positive": True}), "reinit_top_layers": (int, {}),
+                  "poisoner": (str, {})}
 
 
-def _settings(r: _Reader, raw) -> list[SettingSpec]:
+def _expanded_name(name: str, key: str, value) -> str:
+    value = f"{value:g}" if isinstance(value, float) else value  # 1.0 -> 1, 0.0001 -> 0.0001, 2e-05
+    return f"{name}-{value}" if key in ("shots", "poisoner") else f"{name}-{key}{value}"
+
+
+def _settings(r: _Reader, raw, poisoners: list[str]) -> list[SettingSpec]:
     out = []
     for i, item in enumerate(r.listing(raw, "settings")):
         key = f"settings[{i}]"
-        item = r.mapping(item, key, ("name",) + SAMPLING_KEYS + SCHEDULE_KEYS)
+        item = r.mapping(item, key, ("name",) + SAMPLING_KEYS + SCHEDULE_KEYS + ("poisoner",))
         if "name" not in item:
             r.fail(key, "needs a 'name'")
-        name = r.name(item["name"], f"{key}.name")
-        values = {}
+        # A list (other than minority's own) expands into one setting per value, crossed in key order.
+        variants = [(r.name(item["name"], f"{key}.name"), {})]
         for k, v in item.items():
-            if k in _SETTING_TYPES:
+            if k == "name":
+                continue
+            if k == "minority":
+                values = [[str(x) for x in r.listing(v, f"{key}.minority")]]
+            else:
                 kind, checks = _SETTING_TYPES[k]
-                values[k] = r.typed(v, f"{key}.{k}", kind, **checks)
-            elif k == "minority":
-                values[k] = [str(x) for x in r.listing(v, f"{key}.minority")]
-        shots = item.get("shots")
-        shot_list = shots if isinstance(shots, list) else [shots]
-        for k in shot_list:
-            if k is not None:
-                r.typed(k, f"{key}.shots", int, positive=True)
-        sampling = {k: v for k, v in values.items() if k in SAMPLING_KEYS}
-        schedule = {k: v for k, v in values.items() if k in SCHEDULE_KEYS}
-        for k in shot_list:  # a list of shots is one setting per k
-            name_k = f"{name}-{k}" if isinstance(shots, list) else name
-            out.append(SettingSpec(name_k, {**sampling, **({"shots": k} if k is not None else {})}, schedule))
+                values = [r.typed(x, f"{key}.{k}", kind, **checks) for x in (r.listing(v, f"{key}.{k}")
+                                                                              if isinstance(v, list) else [v])]
+            if k == "poisoner":
+                _known_names(r, values, [CLEAN] + poisoners, f"{key}.poisoner", "poisoner")
+            if k == "adversarial":
+                from ..attacks import RECIPES
+
+                _known_names(r, values, list(RECIPES), f"{key}.adversarial", "recipe")
+            expand = isinstance(v, list) and k != "minority"
+            variants = [(_expanded_name(n, k, x) if expand else n, {**fields, k: x})
+                        for n, fields in variants for x in values]
+        for name, fields in variants:
+            out.append(SettingSpec(name, {k: v for k, v in fields.items() if k in SAMPLING_KEYS},
+                                   {k: v for k, v in fields.items() if k in SCHEDULE_KEYS}, fields.get("poisoner")))
+            r.name(name, f"{key}.name (expanded)")
     _unique(r, [s.name for s in out], "settings")
     return out
 
@@ -304,6 +375,50 @@ def _attacks(r: _Reader, raw, settings: list[str], makers: list[str]) -> list[At
     return out
 
 
+def _poisoners(r: _Reader, raw) -> list[PoisonerSpec]:
+    from ..backdoor.poisoners import POISONERS
+
+    out = []
+    allowed = tuple(f.name for f in dataclasses.fields(PoisonerSpec))
+    for i, item in enumerate(r.listing(raw, "poisoners", required=False)):
+        k = f"poisoners[{i}]"
+        item = r.mapping(item, k, allowed)
+        for need in ("name", "method", "data"):
+            if need not in item:
+                r.fail(k, f"needs {need!r}")
+        if item["method"] not in POISONERS:
+            r.fail(f"{k}.method", f"unknown poisoner {item['method']!r}; choose one of {', '.join(POISONERS)}")
+        if item["name"] == CLEAN:
+            r.fail(f"{k}.name", f"{CLEAN!r} is the unpoisoned encoder; choose another name")
+        types = {"max_train_samples": (int, {"positive": True}), "mode": (str, {}), "poison_rate": (float, {"unit": True}),
+                 "epochs": (float, {"positive": True}), "batch_size": (int, {"positive": True}),
+                 "lr": (float, {"positive": True}), "max_length": (int, {"positive": True}), "seed": (int, {})}
+        values = {f: r.typed(item[f], f"{k}.{f}", types[f][0], **types[f][1]) for f in types if item.get(f) is not None}
+        if values.get("mode", "combinatorial") not in ("combinatorial", "single"):
+            r.fail(f"{k}.mode", f"must be combinatorial or single, got {values['mode']!r}")
+        params = r.mapping(item.get("params") or {}, f"{k}.params", tuple(item.get("params") or {}))
+        try:
+            POISONERS[item["method"]].parse_params(dict(params))
+        except RobustuneError as err:
+            r.fail(f"{k}.params", str(err))
+        out.append(PoisonerSpec(name=r.name(item["name"], f"{k}.name"), method=item["method"],
+                                data=r.source(item["data"], f"{k}.data"), params=dict(params), **values))
+    _unique(r, [p.name for p in out], "poisoners")
+    return out
+
+
+def _backdoor(r: _Reader, raw, poisoners: list[PoisonerSpec]) -> BackdoorSpec | None:
+    if raw is None:
+        if poisoners:
+            r.fail("backdoor", "missing: poisoners need the trigger and target label ({trigger: ..., target_label: ...})")
+        return None
+    raw = r.mapping(raw, "backdoor", ("trigger", "target_label", "seed"))
+    for need in ("trigger", "target_label"):
+        if not isinstance(raw.get(need), (str, int)) or isinstance(raw.get(need), bool) or not str(raw[need]).strip():
+            r.fail(f"backdoor.{need}", f"missing or empty (got {raw.get(need)!r})")
+    return BackdoorSpec(str(raw["trigger"]), str(raw["target_label"]), r.typed(raw.get("seed", 0), "backdoor.seed", int))
+
+
 def _known_names(r: _Reader, names: list[str] | None, known: list[str], key: str, what: str) -> None:
     for n in names or []:
         if n not in known:
@@ -330,7 +445,9 @@ def parse_config(raw, path: str | Path) -> BenchConfig:
             r.fail(key, "missing (required)")
     datasets = _datasets(r, raw["datasets"])
     _unique(r, [d.name for d in datasets], "datasets")
-    settings = _settings(r, raw["settings"])
+    poisoners = _poisoners(r, raw.get("poisoners"))
+    backdoor = _backdoor(r, raw.get("backdoor"), poisoners)
+    settings = _settings(r, raw["settings"], [p.name for p in poisoners])
     setting_names = [s.name for s in settings]
     seeds = [r.typed(s, f"seeds[{i}]", int) for i, s in enumerate(r.listing(raw["seeds"], "seeds"))]
     _unique(r, [str(s) for s in seeds], "seeds")
@@ -353,7 +470,8 @@ def parse_config(raw, path: str | Path) -> BenchConfig:
         model = r.source(model, "model")
     name = r.name(raw.get("name") or Path(path).stem, "name")
     return BenchConfig(name=name, path=str(path), datasets=datasets, settings=settings, seeds=seeds,
-                       methods=methods, peers=peers, attacks=attacks, model=model, train=train, report=report)
+                       methods=methods, peers=peers, attacks=attacks, model=model, train=train, report=report,
+                       backdoor=backdoor, poisoners=poisoners)
 
 
 def load_config(path: str | Path) -> BenchConfig:

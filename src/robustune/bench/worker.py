@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..data import LabelMap, load_source, random_subset
-from .matrix import ATTACK, PEER, TRAIN
+from .matrix import ATTACK, PEER, POISON, TRAIN
 
 SPEC, RESULT, MODEL, REPRESENTATIONS = "spec.json", "result.json", "model", "representations.safetensors"
 TEST_SAMPLE_SEED = 0  # the same test rows for every cell of a dataset
@@ -47,8 +47,11 @@ def peak_memory() -> dict:
 
 def _train_cost(train_metrics: dict, train_examples: int) -> dict:
     steps_per_s = train_metrics.get("train_steps_per_second")
-    return {"train_examples": train_examples,
-            "train_seconds": sum(v for k, v in train_metrics.items() if k.endswith("train_runtime")),
+    # Staged methods log each earlier phase's Trainer runtime as PHASE_train_runtime; "" is fine-tuning.
+    phases = {k[: -len("train_runtime")].rstrip("_") or "fine-tune": v for k, v in train_metrics.items()
+              if k.endswith("train_runtime")}
+    return {"train_examples": train_examples, "phase_seconds": phases,
+            "train_seconds": sum(phases.values()),
             "train_examples_per_second": train_metrics.get("train_samples_per_second"),
             "step_seconds": 1 / steps_per_s if steps_per_s else None}
 
@@ -69,11 +72,21 @@ def run_train(spec: dict, folder: Path, progress: bool) -> dict:
     from ..evaluation import evaluate
     from ..training import TrainConfig, train
 
-    config = TrainConfig(**spec["train_config"], output_dir=str(folder / MODEL), progress=progress,
+    fields = dict(spec["train_config"])
+    if spec.get("poison_cell"):  # the victim fine-tunes the encoder its bench's poison cell released
+        fields["model"] = str(folder.parents[1] / spec["poison_cell"] / MODEL)
+    config = TrainConfig(**fields, output_dir=str(folder / MODEL), progress=progress,
                          save_steps=10**9)  # a cell is redone whole, so no mid-run checkpoints
     test = load_test(spec["test"])
     result = train(config)
-    metrics = evaluate(result.model, test, progress=progress)
+    if spec.get("backdoor"):
+        from ..backdoor.report import backdoor_report
+        from ..backdoor.triggers import parse_trigger
+
+        b = spec["backdoor"]
+        metrics = backdoor_report(result.model, test, parse_trigger(b["trigger"]), b["target_label"], seed=b["seed"])
+    else:
+        metrics = evaluate(result.model, test, progress=progress)
     if spec.get("projection_rows"):
         _save_representations(result.model, test, spec["projection_rows"], folder / REPRESENTATIONS)
     return {"metrics": metrics,
@@ -108,7 +121,21 @@ def run_attack_cell(spec: dict, folder: Path, progress: bool) -> dict:
     return {"metrics": summary, "cost": {"attack_seconds_per_example": summary["seconds_per_example"]}}
 
 
-RUNNERS = {TRAIN: run_train, PEER: run_peer, ATTACK: run_attack_cell}
+def run_poison(spec: dict, folder: Path, progress: bool) -> dict:
+    """Release a poisoned encoder (``robustune poison``); metrics: the attacker's own classifier's."""
+    import time
+
+    from ..backdoor import PoisonConfig, poison
+
+    fields = spec["poison_config"]
+    start = time.perf_counter()
+    record = poison(PoisonConfig(**fields, output_dir=str(folder / MODEL), eval_data=spec.get("eval_data"),
+                                 progress=progress))
+    return {"metrics": record.get("attacker_eval", {}),
+            "cost": {"train_seconds": record["train_metrics"].get("train_runtime", time.perf_counter() - start)}}
+
+
+RUNNERS = {TRAIN: run_train, PEER: run_peer, ATTACK: run_attack_cell, POISON: run_poison}
 
 
 def execute(folder: str | Path, progress: bool = True) -> dict:

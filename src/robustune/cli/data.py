@@ -46,7 +46,8 @@ def add_parser(sub):
     p = sub.add_parser("data", help="describe a data source",
                        description="Rows, label distribution, text lengths and problems of a data source. "
                                    "For a bundled name this also fetches it into the cache.")
-    p.add_argument("src", help="a file, saved datasets folder, bundled name (mr, tweets, bbc-news, chnsenti) or hub id")
+    p.add_argument("src", help="a file, saved datasets folder, bundled name (sst2, ag_news, mr, tweets, bbc-news, chnsenti) "
+                                   "or hub id")
     p.add_argument("--split", help="split of a bundled/hub/saved dataset (default: train)")
     add_data_arguments(p)
     return p
@@ -56,9 +57,12 @@ def run(args) -> int:
     data = load_source(args.src, args.split or "train", text_column=args.text_column,
                        label_column=args.label_column, need_labels=False, split_seed=args.split_seed)
     from ..data.bundled import BUNDLED, cleaning_stats
+    from ..data.packaged import PACKAGED
 
     report = describe(data)
     name = str(args.src).split(":")[0]
+    if name in PACKAGED:
+        report["about"] = PACKAGED[name].description
     if name in BUNDLED and cleaning_stats(name) is not None:
         report["cleaning"] = cleaning_stats(name)  # what was dropped from the whole dataset before splitting
     print(json.dumps(report, indent=2, ensure_ascii=False))

