@@ -350,16 +350,9 @@ def build_markdown(results_dir: str | Path) -> str:
     if index.get("intro"):
         lines += [index["intro"].strip(), ""]
     lines += _summary(index, studies, where) + [""]
-    lines += [f"- [{studies[n]['title']}](#{_anchor(studies[n]['title'])})" for n in names] + [""]
     for name in names:
         lines += render_study(studies[name])
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def _anchor(title: str) -> str:
-    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
-    kept = "".join(ch for ch in title.lower() if ch.isalnum() or ch in " -_")
-    return kept.replace(" ", "-")
 
 
 def write_markdown(results_dir: str | Path, path: str | Path) -> None:
