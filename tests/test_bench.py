@@ -315,7 +315,8 @@ def _studies(tmp_path: Path) -> Path:
         "title": "Clean accuracy", "measures": "Two methods.", "command": "robustune bench --config c.yaml --output o",
         "machine": {"date": "2026-12-01", "cores": 2, "cpu": "Test CPU", "torch": "2.13.0", "state": "idle"},
         "legacy": {"format": "robust-methods", "files": ["runs.jsonl"], "dataset": "sst2"},
-        "show": [{"title": "SST-2", "columns": ["method", "seeds", "accuracy", "delta:accuracy", "ratio:wall_seconds"]}],
+        "show": [{"title": "SST-2", "columns": ["method", "seeds", "accuracy", "delta:accuracy", "ratio:wall_seconds"]},
+                 {"pivot": {"row": "method", "column": ["setting"], "values": ["accuracy", "macro_f1"]}}],
         "reading": "smart is ahead."}))
     (root / "speed").mkdir()
     write_tables(root / "speed" / "tables.json", [{"title": "Speed", "columns": ["method", "× vanilla"],
@@ -341,6 +342,7 @@ def test_generator_writes_tables_summary_and_commands_from_committed_studies(tmp
     assert "| smart | 2 | 83.50 ± 0.71 | +2.50 ± 0.71 | 3.00× |" in text
     assert "| vanilla | 81.00 ± 1.41 | – |" in text and "| smart | +2.50 ± 0.71 | 2.96× |" in text
     assert "| scl | – | – |" in text
+    assert "| method | setting clean |" in text and "| smart | 83.50 ± 0.71 / 82.50 ± 0.71 |" in text  # the pivot
     assert "| smart | 2.96 |" in text and "one run" in text
     assert "Reproduce: `robustune bench --config c.yaml --output o`" in text
     assert "Measured: 2026-12-01; 2 cores, Test CPU, torch 2.13.0, idle" in text

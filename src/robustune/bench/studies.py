@@ -24,6 +24,8 @@ study, ``bench/results/<study>/study.yaml``::
 ``num_examples``) and its setting's (``shots``, ``lr``, ``epochs``, ``poisoner``,
 ``reinit_top_layers``, ...); any metric (accuracies and rates as %, mean ± sample std over seeds);
 any cost (``wall_seconds``, ``train_seconds``, ``step_time_ratio``, ``dae_seconds``, ...);
+``pivot: {row: poisoner, column: [lr, epochs], values: [accuracy, attack_success_rate]}`` in place of
+``columns`` draws a row per poisoner and a column per (lr, epochs), each cell "CACC / ASR".
 ``delta:METRIC``: the metric minus vanilla's on the same dataset, setting (and recipe) and seed, in
 points, mean ± std over the paired seeds (``{key: "delta:M", baseline: {setting: S}}`` pairs with
 vanilla in setting S instead, e.g. adversarial training with its control); ``ratio:COST``: the mean cost over vanilla's (same dataset
@@ -227,8 +229,33 @@ def _column(spec, context: str) -> tuple[str, str, dict | None]:
     raise RobustuneError(f"{context}: columns: expected a key or {{key: ..., header: ...}}, got {spec!r}")
 
 
+def _pivot(data: dict, rows: list[dict], spec, context: str) -> tuple[list[str], list[list[str]]]:
+    """A row per value of ``spec["row"]``, a column per combination of the ``spec["column"]`` fields;
+    each cell holds the ``spec["values"]`` of the matching row, joined by " / "."""
+    if not isinstance(spec, dict) or not {"row", "column", "values"} <= set(spec):
+        raise RobustuneError(f"{context}: pivot: expected {{row: KEY, column: [KEYS], values: [KEYS]}}")
+    keys = spec["column"] if isinstance(spec["column"], list) else [spec["column"]]
+    heads = list(dict.fromkeys(tuple(r.get(k) for k in keys) for r in rows))
+    names = list(dict.fromkeys(r.get(spec["row"]) for r in rows))
+    table = []
+    for name in names:
+        line = [str(name)]
+        for head in heads:
+            match = [r for r in rows if r.get(spec["row"]) == name and tuple(r.get(k) for k in keys) == head]
+            line.append(" / ".join(_value(data, match[0], v) for v in spec["values"]) if match else "–")
+        table.append(line)
+    header = [spec["row"]] + [", ".join(f"{k} {_value(data, {k: v}, k)}" for k, v in zip(keys, h)) for h in heads]
+    return header, table
+
+
 def render_table(data: dict, show: dict, context: str) -> list[str]:
     """One ``show`` entry as Markdown lines (title, table)."""
+    if "pivot" in show:
+        rows = _rows(data, show.get("rows", "aggregates"), show.get("where"), context)
+        if not rows:
+            raise RobustuneError(f"{context}: no rows match {show.get('where')}")
+        header, table = _pivot(data, rows, show["pivot"], context)
+        return ([f"**{show['title']}**", ""] if show.get("title") else []) + _table(header, table)
     columns = [_column(c, context) for c in show.get("columns") or []]
     if not columns:
         raise RobustuneError(f"{context}: columns: missing")
@@ -350,16 +377,9 @@ def build_markdown(results_dir: str | Path) -> str:
     if index.get("intro"):
         lines += [index["intro"].strip(), ""]
     lines += _summary(index, studies, where) + [""]
-    lines += [f"- [{studies[n]['title']}](#{_anchor(studies[n]['title'])})" for n in names] + [""]
     for name in names:
         lines += render_study(studies[name])
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def _anchor(title: str) -> str:
-    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
-    kept = "".join(ch for ch in title.lower() if ch.isalnum() or ch in " -_")
-    return kept.replace(" ", "-")
 
 
 def write_markdown(results_dir: str | Path, path: str | Path) -> None:
