@@ -8,14 +8,15 @@ STAMP  := $(VENV)/.robustune-installed
 
 setup: $(STAMP)
 
-# torch is installed first and pinned: 2.13.0 is the CPU wheel these machines carry, while an
-# unpinned torch would pull a multi-GB CUDA build.
+# The exact tested set is constraints.txt (pyproject.toml holds the compatible ranges). torch is
+# installed first and pinned: 2.13.0 is the CPU wheel these machines carry, while an unpinned torch
+# would pull a multi-GB CUDA build.
 # WordNet 3.0 (synonym attacks) comes from Debian: nltk's own downloader needs the internet.
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base wordnet-sense-index > /dev/null; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,knn]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,knn]"
 	$(BIN)/robustune data mr > /dev/null
 	touch $(STAMP)
 
