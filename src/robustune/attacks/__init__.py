@@ -1,6 +1,6 @@
 """Adversarial attacks on text classifiers, composed from goal, search, constraints and substitutes.
 
-See DESIGN.md §5. ``build_recipe("textfooler" | "bert-attack" | "deepwordbug")`` gives a ready
+``build_recipe("textfooler" | "bert-attack" | "deepwordbug")`` gives a ready
 attack; ``load_victim`` wraps a model directory, an HF model or a function; ``run_attack`` attacks a
 dataset and writes ``summary.json``, ``examples.jsonl`` and ``report.md``.
 """

