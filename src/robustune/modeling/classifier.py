@@ -191,7 +191,8 @@ class RobustClassifier(nn.Module):
         if isinstance(texts, str):
             texts = [texts]
         was_training = self.training
-        self.eval()
+        if was_training:  # eval()/train() walk every module: a cost worth skipping on an attack's small batches
+            self.eval()
         device = next(self.parameters()).device
         lengths = [len(t) for t in texts]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
@@ -204,7 +205,8 @@ class RobustClassifier(nn.Module):
                 if name not in out:
                     out[name] = np.zeros((len(texts), *value.shape[1:]), dtype=np.float32)
                 out[name][idx] = value.float().cpu().numpy()
-        self.train(was_training)
+        if was_training:
+            self.train()
         return out
 
     def predict_proba(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
