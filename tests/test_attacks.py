@@ -1,7 +1,6 @@
 """Attacks on a lexicon victim (a plain function) and on a tiny model: text, search, goal, runner, CLI."""
 
 import json
-import math
 import time
 
 import numpy as np
@@ -17,20 +16,9 @@ from robustune.attacks.goal import Goal, QueryBudgetExhausted
 from robustune.attacks.search import GreedyWordImportance
 from robustune.attacks.victim import Victim, native_bf16, resolve_precision, torch_victim
 from robustune.data import TextDataset
+from robustune.testing import lexicon_proba
 
-LEXICON = {"good": 2.0, "great": 2.5, "fine": 0.4, "decent": 0.3, "bad": -2.0, "awful": -2.5, "dull": -1.5,
-           "boring": -1.5, "fun": 1.0, "okay": 0.1, "film": 0.0}
 NAMES = ["negative", "positive"]
-
-
-def lexicon_proba(texts):
-    """p(positive) = sigmoid(sum of the words' scores)."""
-    out = []
-    for text in texts:
-        score = sum(LEXICON.get(w.lower(), 0.0) for w in WordText.from_text(text).words)
-        p = 1 / (1 + math.exp(-score))
-        out.append([1 - p, p])
-    return np.array(out)
 
 
 SUBSTITUTES = {"good": ["fine", "decent", "okay"], "great": ["fine", "okay", "awful"], "fun": ["okay"],

@@ -2,7 +2,6 @@
 cost and constraints, and adversarial training with it from the API and the CLI."""
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -12,20 +11,10 @@ from robustune.attacks import Attack, WordText, load_victim
 from robustune.attacks.constraints import MaxModificationRate, RepeatModification, StopWords
 from robustune.attacks.random_sampling import RandomSampling
 from robustune.cli import main
+from robustune.testing import lexicon_proba
 
-LEXICON = {"good": 2.0, "great": 2.5, "fine": 0.4, "decent": 0.3, "bad": -2.0, "awful": -2.5, "dull": -1.5,
-           "boring": -1.5, "fun": 1.0, "okay": 0.1, "film": 0.0}
 SUBSTITUTES = {"good": ["fine", "decent", "okay", "awful"], "great": ["fine", "okay", "awful"], "fun": ["okay", "dull"],
                "film": ["movie"], "movie": ["film"]}
-
-
-def lexicon_proba(texts):
-    out = []
-    for text in texts:
-        score = sum(LEXICON.get(w.lower(), 0.0) for w in WordText.from_text(text).words)
-        p = 1 / (1 + math.exp(-score))
-        out.append([1 - p, p])
-    return np.array(out)
 
 
 def table(text, position):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import numpy as np
 
 _WORDS = """the a an and or but not no is are was were be been it this that these those of to in on at for with
 as by from film movie story plot actor actors acting music scene scenes good great fine best better love loved
@@ -37,3 +40,20 @@ def build_tiny_encoder(directory: str | Path, hidden: int = 32, layers: int = 2,
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+#: Word scores of :func:`lexicon_proba`, a toy sentiment victim for attack tests.
+LEXICON = {"good": 2.0, "great": 2.5, "fine": 0.4, "decent": 0.3, "bad": -2.0, "awful": -2.5, "dull": -1.5,
+           "boring": -1.5, "fun": 1.0, "okay": 0.1, "film": 0.0}
+
+
+def lexicon_proba(texts: list[str]) -> np.ndarray:
+    """A bag-of-words victim: (N, 2) probabilities with p(positive) = sigmoid(sum of the words' scores)."""
+    from .attacks.text import WordText
+
+    out = []
+    for text in texts:
+        score = sum(LEXICON.get(w.lower(), 0.0) for w in WordText.from_text(text).words)
+        p = 1 / (1 + math.exp(-score))
+        out.append([1 - p, p])
+    return np.array(out)
