@@ -316,6 +316,9 @@ def run_command(command: Command, work: Path, runner: Runner, rng: random.Random
         rc = runner.run(argv if attempt == 0 else _resume_argv(argv), env, log, kill_after=delay)
         outcome.runs += 1
         text = log.read_text()[before:]
+        # A bench whose cell process was killed says so and exits 2 (resume with --resume), no traceback.
+        if rc == 2 and "(exit status -9;" in text:
+            rc = -signal.SIGKILL
         if "Traceback" in text or rc not in (0, -signal.SIGKILL):
             raise AssertionError(f"{command.name}: run {attempt + 1} of the chain ended with {rc}:\n{text[-3000:]}")
         if rc == 0:

@@ -141,3 +141,19 @@ def test_fault_injection_seeds_differ(toy, tiny_encoder, tmp_path):
     a = run_command(command, tmp_path / "a", runner, random.Random(1), kills=2, time_kills=0)
     b = run_command(command, tmp_path / "b", runner, random.Random(2), kills=2, time_kills=0)
     assert a.equal and b.equal and len(a.kills) == len(b.kills) == 2 and a.kills != b.kills
+
+
+def test_a_staged_method_killed_inside_a_phase_resumes_to_the_identical_result(toy, tiny_encoder, tmp_path):
+    command = tiny_commands(toy, tiny_encoder, tmp_path)[1]  # three-phase, checkpoints every 2 steps
+    runner = Runner(fork=True)
+    reference, out = tmp_path / "ref", tmp_path / "out"
+    assert runner.run([a.replace("{out}", str(reference)) for a in command.argv], {}, tmp_path / "ref.log") == 0
+    argv = [a.replace("{out}", str(out)) for a in command.argv]
+    # the first checkpoint of the first (DAE) phase, killed half written
+    env = {FAULT_LOG: str(tmp_path / "points"), FAULT_KILL_AT: "checkpoint: weights written#1"}
+    assert runner.run(argv, env, tmp_path / "killed.log") == -9
+    assert [p.name for p in (out / "checkpoints").iterdir() if p.name.startswith("stage-")] == ["stage-dae"]
+    log = tmp_path / "resumed.log"
+    assert runner.run(argv + ["--resume"], {}, log) == 0
+    assert "stage-dae/checkpoint-2: incomplete checkpoint" in log.read_text() and "Traceback" not in log.read_text()
+    assert train_result(out) == train_result(reference)
