@@ -375,6 +375,7 @@ def test_bad_study_names_file_and_key(tmp_path, change, message):
 
 def test_legacy_converters_read_each_old_format(tmp_path):
     from robustune.bench.legacy import convert
+    from robustune.bench.studies import render_table
 
     (tmp_path / "tp.jsonl").write_text(json.dumps({
         "dataset": "sst2", "train_rows": 4000, "imbalance": None, "config": "three-phase", "seed": 1, "accuracy": 0.85,
@@ -409,9 +410,16 @@ def test_legacy_converters_read_each_old_format(tmp_path):
     assert bdr["aggregates"][0]["single_token_flip_rates"] == {"cf": 0.3, "bb": 0.4}
     later = {**bd, "seed": 7, "mode": "in-domain", "asr_on_correct": 0.81}  # a re-run with the new ASR
     (tmp_path / "bd2.json").write_text(json.dumps({"cells": [later]}))
-    bd2 = convert({"format": "backdoor", "files": ["bd2.json"]}, tmp_path, "s.yaml")
+    later2 = {**later, "seed": "8", "asr_on_correct": 0.85, "n_correct_non_target": 300}
+    (tmp_path / "bd3.json").write_text(json.dumps({"cells": [later2, {**later, "mode": "single"}]}))
+    bd2 = convert({"format": "backdoor", "files": ["bd2.json", "bd3.json"]}, tmp_path, "s.yaml")
     assert bd2["cells"][0]["seed"] == 7 and bd2["settings"][0]["schedule"]["data"] == "in-domain"
-    assert bd2["aggregates"][0]["attack_success_rate_on_correct"]["mean"] == 0.81
+    assert [r["setting"] for r in bd2["aggregates"]] == ["layerwise-lr5e-5-ep1-reinit2-in-domain",
+                                                         "layerwise-lr5e-5-ep1-reinit2-single"]
+    assert bd2["aggregates"][0]["attack_success_rate_on_correct"]["mean"] == pytest.approx(0.83)  # seeds 7 and 8
+    table = render_table(bd2, {"where": {"data": "in-domain"}, "columns": [
+        "poisoner", "data", "seeds", "attack_success_rate", "attack_success_rate_on_correct"]}, "s.yaml")
+    assert table[-1] == "| layerwise | in-domain | 2 | 76.00 ± 0.00 | 83.00 ± 2.83 |"
     assert "attack_success_rate_on_correct" not in bdr["cells"][0]["metrics"]  # older files: no such key
 
 

@@ -15,8 +15,8 @@ The formats, one JSON object per line (``jsonl``) or one JSON document:
                     accuracy_under_attack, ...}``; a bare METHOD takes ``dataset:``; one seed.
 ``backdoor``        json ``{cells: [{poisoner, victim_method, lr, epochs, reinit_top_layers, cacc, asr,
                     single_token_flip_rates, target_rate_without_trigger, train_seconds}]}``; later
-                    runs add ``seed`` (else 42), ``mode`` (the poisoner's data: a setting's ``data``)
-                    and ``asr_on_correct`` (the ASR over the non-target texts the victim classifies
+                    runs add ``seed`` (else 42), ``mode`` (the poisoner's data: a setting's ``data``,
+                    and part of its name), ``n_correct_non_target`` and ``asr_on_correct`` (the ASR over the non-target texts the victim classifies
                     correctly without the trigger, read as ``attack_success_rate_on_correct``).
 ``poisoners``       json ``{POISONER: poison.json record}``: the attackers' own ``attacker_eval``.
 
@@ -115,8 +115,13 @@ def _attacks(path: Path, entry: dict) -> list[dict]:
     return list(cells.values())
 
 
-def backdoor_setting(poisoner: str, lr: str, epochs: str, reinit: str) -> str:
-    return f"{poisoner}-lr{lr}-ep{epochs}" + (f"-reinit{reinit}" if str(reinit) != "0" else "")
+def backdoor_setting(poisoner: str, lr: str, epochs: str, reinit: str, mode: str | None = None) -> str:
+    return (f"{poisoner}-lr{lr}-ep{epochs}" + (f"-reinit{reinit}" if str(reinit) != "0" else "")
+            + (f"-{mode}" if mode else ""))
+
+
+def _backdoor_name(c: dict) -> str:
+    return backdoor_setting(c["poisoner"], c["lr"], c["epochs"], c["reinit_top_layers"], c.get("mode"))
 
 
 def _backdoor(path: Path, entry: dict) -> list[dict]:
@@ -128,15 +133,15 @@ def _backdoor(path: Path, entry: dict) -> list[dict]:
                    "single_token_flip_rates": c["single_token_flip_rates"]}
         if c.get("asr_on_correct") is not None:  # later runs: the ASR over the correctly classified texts too
             metrics["attack_success_rate_on_correct"] = c["asr_on_correct"]
-        cells.append(_cell(TRAIN, c["victim_method"], entry.get("dataset", "sst2"),
-                           backdoor_setting(c["poisoner"], c["lr"], c["epochs"], c["reinit_top_layers"]),
-                           c.get("seed", 42), metrics, {"train_seconds": c.get("train_seconds")}))
+            metrics["n_correct_non_target"] = c.get("n_correct_non_target")
+        cells.append(_cell(TRAIN, c["victim_method"], entry.get("dataset", "sst2"), _backdoor_name(c),
+                           int(c.get("seed", 42)), metrics, {"train_seconds": c.get("train_seconds")}))
     return cells
 
 
 def _backdoor_settings(path: Path) -> list[dict]:
     raw = json.loads(path.read_text(encoding="utf-8"))
-    return [{"name": backdoor_setting(c["poisoner"], c["lr"], c["epochs"], c["reinit_top_layers"]),
+    return [{"name": _backdoor_name(c),
              "poisoner": c["poisoner"], "sampling": {},
              "schedule": {"lr": float(c["lr"]), "epochs": float(c["epochs"]),
                           "reinit_top_layers": int(c["reinit_top_layers"]),
