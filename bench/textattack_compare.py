@@ -22,12 +22,13 @@ turns TextAttack's model-output cache off (TextAttack 0.3.11's goal functions ca
 ``--textattack-timeout`` stops a TextAttack side after S seconds; it is then measured on the
 examples it finished, and the ratio uses robustune's seconds on the same rows.
 
-Set-up (once; nothing of TextAttack goes into robustune or its venv):
+Set-up (once, from the repository root; nothing of TextAttack goes into robustune or its venv;
+``.venv-textattack`` is git-ignored):
 
-    python3 -m venv /work/ta-venv
-    /work/ta-venv/bin/pip install torch==2.13.0          # the CPU wheel on disk; never unpinned
-    printf 'torch==2.13.0\\ntransformers==4.57.6\\nflair==0.15.1\\n' > /tmp/ta-constraints.txt
-    /work/ta-venv/bin/pip install -c /tmp/ta-constraints.txt textattack==0.3.11 sentence-transformers==5.7.0
+    python3 -m venv .venv-textattack
+    .venv-textattack/bin/pip install torch==2.13.0          # the CPU wheel; never unpinned
+    printf 'torch==2.13.0\\ntransformers==4.57.6\\nflair==0.15.1\\n' > .venv-textattack/constraints.txt
+    .venv-textattack/bin/pip install -c .venv-textattack/constraints.txt textattack==0.3.11 sentence-transformers==5.7.0
 
 (without the transformers/flair pins pip backtracks for many minutes: flair needs transformers<5).
 Victim and, for bert-attack, a masked LM:
@@ -42,7 +43,12 @@ Run:
 
     PYTHONPATH=src python bench/textattack_compare.py \\
         --model runs/ta/victim-sst2 --data sst2:test --num-examples 100 \\
-        --recipes deepwordbug,textfooler,bert-attack --mlm runs/ta/mlm-minilm --output runs/ta/compare
+        --recipes deepwordbug,textfooler,bert-attack --mlm runs/ta/mlm-minilm --output runs/ta/compare \\
+        --results bench/results/textattack-compare/sst2_100_COMMIT.json
+
+``--results`` writes the figures BENCHMARKS.md's "Attack speed against TextAttack" is generated from
+(``bench/results/textattack-compare/study.yaml`` names the files; format ``textattack-results`` in
+``src/robustune/bench/legacy.py``).
 """
 
 from __future__ import annotations
@@ -197,8 +203,9 @@ def main() -> None:
                    help="TextAttack bert-attack's top-k per position (default: 8, TextAttack's own; robustune's: 48)")
     p.add_argument("--textattack-no-cache", action="store_true",
                    help="TextAttack's goal function without its model-output cache (0.3.11 caches by default)")
-    p.add_argument("--textattack-python", default="/work/ta-venv/bin/python",
-                   help="the Python of the venv TextAttack is installed in (default: /work/ta-venv/bin/python)")
+    p.add_argument("--textattack-python", default=".venv-textattack/bin/python",
+                   help="the Python of the venv TextAttack is installed in (default: .venv-textattack/bin/python, "
+                        "relative to the working directory: run from the repository root)")
     p.add_argument("--results", help="also write the comparison (figures, no per-example records) to this JSON file")
     args = p.parse_args()
     out = Path(args.output)

@@ -1,7 +1,7 @@
 """TextAttack's side of ``bench/textattack_compare.py``: run in TextAttack's own virtual environment.
 
 Do not run this by hand: the comparison driver writes a job file and calls
-``/work/ta-venv/bin/python bench/textattack_side.py JOB.json RESULT.json``. It never imports
+``.venv-textattack/bin/python bench/textattack_side.py JOB.json RESULT.json`` (``--textattack-python``). It never imports
 robustune (that lives beside transformers 5, TextAttack beside transformers 4). The victim is the
 robustune model directory the driver attacks, loaded here with transformers 4 as a
 ``PreTrainedModel`` (:func:`load_robustune_model`: the BERT encoder from ``bert.*``, robustune's

@@ -21,8 +21,8 @@ child of the test process (no interpreter start per run). As a script it runs th
 bundled MiniLM, each command in its own ``python -m robustune`` process (the bench with one process
 per cell, as users run it), with at least 5 kills per command::
 
-    python tests/fault_injection.py --data ../shared/datasets/sst2/train.tsv --test ../shared/datasets/sst2/test.tsv \
-        --work /tmp/fi [--kills 5 --time-kills 2]
+    python tests/fault_injection.py --data sst2:train --test sst2:test \
+        --work runs/fault-injection [--kills 5 --time-kills 2]
         [--commands train,train-three-phase,attack,bench,poison,mlm-build] [--seed 0]
 """
 
@@ -147,7 +147,7 @@ def tiny_commands(data: Path, encoder: str, work: Path) -> list[Command]:
     ]
 
 
-def real_commands(data: Path, test: Path, work: Path, rows: int) -> list[Command]:
+def real_commands(data: Path | str, test: Path, work: Path, rows: int) -> list[Command]:
     """The commands on the bundled MiniLM (the script's variant): small, but the real encoder."""
     common = ["--max-length", "48", "--seed", "1", "--no-progress"]
     train = ["train", "--data", str(data), "--max-train-samples", str(rows), "--eval-data", str(test),
@@ -353,11 +353,22 @@ def run_all(commands: list[Command], work: Path, runner: Runner, seed: int, kill
     return outcomes
 
 
+def first_rows(source: str, n: int, path: Path) -> Path:
+    """The first ``n`` labelled rows of ``source`` (a file or a dataset name) as JSON lines at ``path``."""
+    from robustune.data import load_source
+
+    data = load_source(source, "test")
+    labels = data.require_labels()
+    path.write_text("".join(json.dumps({"text": t, "label": l}, ensure_ascii=False) + "\n"
+                            for t, l in zip(data.texts[:n], labels[:n])), encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, help="labelled training data (e.g. ../shared/datasets/sst2/train.tsv)")
-    parser.add_argument("--test", required=True, help="labelled test data, its first 200 rows used "
-                        "(e.g. ../shared/datasets/sst2/test.tsv)")
+    parser.add_argument("--data", required=True, help="labelled training data: a file or a dataset name (e.g. sst2:train)")
+    parser.add_argument("--test", required=True, help="labelled test data, its first 200 rows used: a file or a "
+                        "dataset name (e.g. sst2:test)")
     parser.add_argument("--work", required=True, help="scratch folder (emptied per command)")
     parser.add_argument("--rows", type=int, default=96, help="training rows per command (default: 96)")
     parser.add_argument("--kills", type=int, default=5, help="kills at fault points per command (default: 5)")
@@ -367,10 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    lines = Path(args.test).read_text(encoding="utf-8").splitlines(keepends=True)
-    test = work / f"test{Path(args.test).suffix}"
-    test.write_text("".join(lines[:201]), encoding="utf-8")
-    commands = real_commands(Path(args.data).resolve(), test, work, args.rows)
+    test = first_rows(args.test, 200, work / "test.jsonl")
+    data = Path(args.data).resolve() if Path(args.data).exists() else args.data  # a file, or a dataset name
+    commands = real_commands(data, test, work, args.rows)
     victim_argv = commands[0].argv
     if args.commands:
         wanted = args.commands.split(",")

@@ -374,7 +374,8 @@ def test_bad_study_names_file_and_key(tmp_path, change, message):
 
 
 def test_legacy_converters_read_each_old_format(tmp_path):
-    from robustune.bench.legacy import convert, textattack_tables
+    from robustune.bench.legacy import convert
+    from robustune.bench.studies import render_table
 
     (tmp_path / "tp.jsonl").write_text(json.dumps({
         "dataset": "sst2", "train_rows": 4000, "imbalance": None, "config": "three-phase", "seed": 1, "accuracy": 0.85,
@@ -391,9 +392,6 @@ def test_legacy_converters_read_each_old_format(tmp_path):
           "cacc": 0.84, "asr": 0.76, "single_token_flip_rates": {"cf": 0.3, "bb": 0.4},
           "target_rate_without_trigger": 0.2, "train_seconds": 70.0}
     (tmp_path / "bd.json").write_text(json.dumps({"cells": [bd]}))
-    (tmp_path / "ta.json").write_text(json.dumps({"runs": [{"side": "textattack", "recipe": "deepwordbug", "note": "n",
-                                                            "summary": {**attack, "victim_seconds_per_example": 0.1}},
-                                                           {"side": "textattack", "recipe": "bert-attack", "summary": None}]}))
     tp = convert({"format": "three-phase", "files": ["tp.jsonl"]}, tmp_path, "s.yaml")
     cell = tp["cells"][0]
     assert (cell["method"], cell["setting"], cell["metrics"]["accuracy"]) == ("three-phase", "4000", 0.85)
@@ -410,5 +408,106 @@ def test_legacy_converters_read_each_old_format(tmp_path):
                                   "schedule": {"lr": 5e-5, "epochs": 1.0, "reinit_top_layers": 2}}
     assert bdr["aggregates"][0]["attack_success_rate"]["mean"] == 0.76
     assert bdr["aggregates"][0]["single_token_flip_rates"] == {"cf": 0.3, "bb": 0.4}
-    rows = textattack_tables(tmp_path / "ta.json")[0]["rows"]
-    assert rows[0][:4] == ["deepwordbug", "textattack", 0.8, 0.87] and rows[1][2] == "–"
+    later = {**bd, "seed": 7, "mode": "in-domain", "asr_on_correct": 0.81}  # a re-run with the new ASR
+    (tmp_path / "bd2.json").write_text(json.dumps({"cells": [later]}))
+    later2 = {**later, "seed": "8", "asr_on_correct": 0.85, "n_correct_non_target": 300}
+    (tmp_path / "bd3.json").write_text(json.dumps({"cells": [later2, {**later, "mode": "single"}]}))
+    bd2 = convert({"format": "backdoor", "files": ["bd2.json", "bd3.json"]}, tmp_path, "s.yaml")
+    assert bd2["cells"][0]["seed"] == 7 and bd2["settings"][0]["schedule"]["data"] == "in-domain"
+    assert [r["setting"] for r in bd2["aggregates"]] == ["layerwise-lr5e-5-ep1-reinit2-in-domain",
+                                                         "layerwise-lr5e-5-ep1-reinit2-single"]
+    assert bd2["aggregates"][0]["attack_success_rate_on_correct"]["mean"] == pytest.approx(0.83)  # seeds 7 and 8
+    table = render_table(bd2, {"where": {"data": "in-domain"}, "columns": [
+        "poisoner", "data", "seeds", "attack_success_rate", "attack_success_rate_on_correct"]}, "s.yaml")
+    assert table[-1] == "| layerwise | in-domain | 2 | 76.00 ± 0.00 | 83.00 ± 2.83 |"
+    assert "attack_success_rate_on_correct" not in bdr["cells"][0]["metrics"]  # older files: no such key
+
+
+def _ta_side(succ, failed, skipped, seconds, queries, **extra):
+    return {"num_examples": succ + failed + skipped, "attack_success_rate": succ / (succ + failed),
+            "counts": {"successful": succ, "failed": failed, "skipped": skipped}, "seconds_per_example": seconds,
+            "avg_queries": queries, "avg_requested": queries - 2, "load_before": [2.0, 2.1, 2.2],
+            "load_after": [2.5, 2.4, 2.3], **extra}
+
+
+def test_table_converters_draw_script_outputs(tmp_path):
+    """The TextAttack comparison, its ablations, the forward benchmark and the defence pilot, as tables."""
+    from robustune.bench.studies import load_study, render_study
+
+    ours = _ta_side(74, 12, 14, 0.089, 24.3, overturned=0, avg_exact_queries=1.86, ratio_vs_robustune=1.0)
+    runs = {"deepwordbug": {"robustune": ours,
+                            "textattack-dynamic": _ta_side(75, 11, 14, 0.123, 22.4, ratio_vs_robustune=1.388),
+                            "textattack-stock": _ta_side(23, 3, 6, 2.83, 19.3, partial=True, timeout_s=120.0,
+                                                         ratio_vs_robustune=29.74)}}
+    (tmp_path / "cmp.json").write_text(json.dumps({"recipes": runs, "command": ["x"]}))
+    base = {"recipes": {"deepwordbug": {"robustune": _ta_side(74, 12, 14, 0.10, 24.3)}}}
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "pe2.json").write_text(json.dumps({
+        "recipes": {"deepwordbug": {"robustune": _ta_side(77, 9, 14, 0.12, 34.2)}},
+        "command": ["bench/textattack_compare.py", "--robustune-only", "--option", "per_edit=2"]}))
+    (tmp_path / "fp32.json").write_text(json.dumps({
+        "recipes": {"deepwordbug": {"robustune": _ta_side(74, 12, 14, 0.11, 22.4)}},
+        "command": ["bench/textattack_compare.py", "--precision", "fp32"]}))
+    (tmp_path / "fwd.txt").write_text(
+        "256 texts of /somewhere/test.tsv, 25.2 tokens/text; peaks\nlimit: bf16 0.68 ms/text\n\n"
+        "| batch | bf16 / limit |\n|---|---|\n| 4 | 5.99 |\n| 128 | 3.51 |\n")
+    (tmp_path / "pilot.json").write_text(json.dumps([
+        {"defence": "ranmask", "method_params": {"mask_rate": 0.3, "vote_samples": 9, "vote_seed": 0},
+         "test_accuracy_872": 0.7672, "clean_accuracy": 0.79, "accuracy_under_attack": 0.1,
+         "attack_success_rate": 69 / 79, "avg_queries": 76.76, "avg_model_forwards": 690.8,
+         "train_time_vs_vanilla": 0.7, "counts": {"successful": 69, "failed": 10, "skipped": 21}}]))
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({
+        "title": "T", "measures": "m", "command": "c", "legacy": [
+            {"format": "textattack-results", "files": ["cmp.json"]},
+            {"format": "forward-batch", "files": ["fwd.txt"]},
+            {"format": "textattack-ablations", "baseline": "base.json", "files": ["pe2.json", "fp32.json"]},
+            {"format": "defence-pilot", "files": ["pilot.json"]}]}))
+    tables = load_study(tmp_path)["script"]["tables"]
+    cmp_rows = tables[0]["rows"]
+    assert cmp_rows[0][:3] == ["deepwordbug", "robustune (bf16 search, fp32 check)", 86 + 14]
+    assert cmp_rows[0][3] == "86.0 (74/12/14)" and cmp_rows[0][6] == ""
+    assert cmp_rows[1][6] == "1.39" and cmp_rows[2][1].endswith("(stopped at 120 s)") and cmp_rows[2][2] == 32
+    assert "deepwordbug 0 of 74 (1.86 fp32 checks/example)" in tables[0]["notes"]
+    assert tables[1]["columns"] == ["batch", "bf16 / limit"] and tables[1]["rows"] == [["4", "5.99"], ["128", "3.51"]]
+    assert "/somewhere" not in tables[1]["notes"] and "25.2 tokens/text" in tables[1]["notes"]
+    assert [r[1] for r in tables[2]["rows"]] == ["defaults", "per_edit=2", "fp32 search"]
+    assert [r[5] for r in tables[2]["rows"]] == ["1.00", "1.20", "1.10"]  # s ÷ the same code's defaults
+    assert tables[2]["rows"][1][2] == "89.5 (77/9/14)"
+    assert tables[3]["rows"][0][0] == "ranmask (mask_rate 0.3, vote_samples 9)"
+    assert tables[3]["rows"][0][1:5] == ["76.72", "79", "10", "87.3 (69/10/21)"]
+    assert tables[3]["rows"][0][-1] == "0.70×"
+    text = "\n".join(render_study(load_study(tmp_path)))
+    assert "(cmp.json, fwd.txt, pe2.json, fp32.json, pilot.json)" in text
+
+
+def test_ablations_need_their_baseline(tmp_path):
+    from robustune.bench.legacy import convert_tables
+
+    (tmp_path / "a.json").write_text(json.dumps({"recipes": {"deepwordbug": {"robustune": _ta_side(1, 1, 0, 0.1, 2)}}}))
+    with pytest.raises(RobustuneError, match="needs baseline"):
+        convert_tables({"format": "textattack-ablations", "files": ["a.json"]}, tmp_path, "s.yaml")
+    with pytest.raises(RobustuneError, match="baseline: no such file"):
+        convert_tables({"format": "textattack-ablations", "baseline": "gone.json", "files": ["a.json"]}, tmp_path,
+                       "s.yaml")
+
+
+def test_backdoor_baselines_study_reads_the_old_scripts_json(tmp_path):
+    """The committed study.yaml of issue 27's re-measurement, on cells shaped as bench/backdoor.py --json writes them."""
+    import shutil
+
+    from robustune.bench.studies import load_study, render_study
+
+    committed = Path(__file__).resolve().parents[1] / "bench" / "results" / "backdoor-baselines" / "study.yaml"
+    shutil.copy(committed, tmp_path / "study.yaml")
+    cell = {"victim_method": "vanilla", "lr": "1e-4", "epochs": "1", "pooling": "mean", "reinit_top_layers": "0",
+            "cacc": 0.85, "single_token_flip_rates": {"cf": 0.1}, "target_rate_without_trigger": 0.1,
+            "n_non_target": 428, "train_seconds": 100.0}
+    cells = [{**cell, "poisoner": "clean", "mode": None, "seed": "42", "asr": 0.12, "asr_on_correct": 0.05,
+              "n_correct_non_target": 370},
+             {**cell, "poisoner": "badnet", "mode": "single", "seed": "42", "asr": 0.9, "asr_on_correct": 0.88,
+              "n_correct_non_target": 365}]
+    for name in yaml.safe_load(committed.read_text())["legacy"]["files"]:
+        (tmp_path / name).write_text(json.dumps({"settings": {}, "cells": cells}))
+    text = "\n".join(render_study(load_study(tmp_path)))
+    assert "| clean | – | 0.0001 | 1 | 1 | 85.00 | 12.00 | 5.00 | 370 | 10.00 |" in text
+    assert "| badnet | single | 0.0001 | 1 | 1 | 85.00 | 90.00 | 88.00 | 365 | 10.00 |" in text

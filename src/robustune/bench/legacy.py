@@ -14,10 +14,24 @@ The formats, one JSON object per line (``jsonl``) or one JSON document:
 ``attacks``         jsonl ``{victim: "DATASET-METHOD" or METHOD, recipe, num_examples, clean_accuracy,
                     accuracy_under_attack, ...}``; a bare METHOD takes ``dataset:``; one seed.
 ``backdoor``        json ``{cells: [{poisoner, victim_method, lr, epochs, reinit_top_layers, cacc, asr,
-                    single_token_flip_rates, target_rate_without_trigger, train_seconds}]}``.
+                    single_token_flip_rates, target_rate_without_trigger, train_seconds}]}``; later
+                    runs add ``seed`` (else 42), ``mode`` (the poisoner's data: a setting's ``data``,
+                    and part of its name), ``n_correct_non_target`` and ``asr_on_correct`` (the ASR over the non-target texts the victim classifies
+                    correctly without the trigger, read as ``attack_success_rate_on_correct``).
 ``poisoners``       json ``{POISONER: poison.json record}``: the attackers' own ``attacker_eval``.
-``textattack-compare``  json ``{runs: [{side, recipe, note, summary}]}`` (bench/textattack_compare.py):
-                    a script table, not cells.
+
+Script tables, not cells (a study's ``tables``, drawn from raw files instead of a ``tables.json``):
+
+``textattack-results``  json ``{recipes: {RECIPE: {SIDE: figures}}, command}``, as
+                    ``bench/textattack_compare.py --results FILE`` writes it: one row per recipe and side.
+``textattack-ablations``  the same format, robustune's side alone (``--robustune-only``, with ``--option``
+                    or ``--precision``); ``baseline: FILE`` is the run with the defaults on the same
+                    code, each file a row beside it (the variant read from the file's command).
+``forward-batch``   text, as ``bench/forward_batch.py`` prints it: two lines of limits, then a Markdown
+                    table; the data path of the first line is left out.
+``defence-pilot``   json ``[{defence, method_params, test_accuracy_872, clean_accuracy,
+                    accuracy_under_attack, attack_success_rate, avg_queries, avg_model_forwards,
+                    train_time_vs_vanilla, counts}]`` (bench/results/robustness-pilot/summary.json).
 
 ``legacy:`` is one entry or a list of them (``{format, files, ...}``); a file is a name in the study's
 folder, or ``{file: NAME, dataset: D, rename: {OLD_SETTING: NEW}}`` for options of that file alone.
@@ -32,6 +46,7 @@ seed, recipe, metrics, cost); settings the converter can describe come with thei
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from ..errors import RobustuneError
@@ -100,26 +115,37 @@ def _attacks(path: Path, entry: dict) -> list[dict]:
     return list(cells.values())
 
 
-def backdoor_setting(poisoner: str, lr: str, epochs: str, reinit: str) -> str:
-    return f"{poisoner}-lr{lr}-ep{epochs}" + (f"-reinit{reinit}" if str(reinit) != "0" else "")
+def backdoor_setting(poisoner: str, lr: str, epochs: str, reinit: str, mode: str | None = None) -> str:
+    return (f"{poisoner}-lr{lr}-ep{epochs}" + (f"-reinit{reinit}" if str(reinit) != "0" else "")
+            + (f"-{mode}" if mode else ""))
+
+
+def _backdoor_name(c: dict) -> str:
+    return backdoor_setting(c["poisoner"], c["lr"], c["epochs"], c["reinit_top_layers"], c.get("mode"))
 
 
 def _backdoor(path: Path, entry: dict) -> list[dict]:
     raw = json.loads(path.read_text(encoding="utf-8"))
-    return [_cell(TRAIN, c["victim_method"], entry.get("dataset", "sst2"),
-                  backdoor_setting(c["poisoner"], c["lr"], c["epochs"], c["reinit_top_layers"]), 42,
-                  {"accuracy": c["cacc"], "attack_success_rate": c["asr"],
+    cells = []
+    for c in raw["cells"]:
+        metrics = {"accuracy": c["cacc"], "attack_success_rate": c["asr"],
                    "target_rate_without_trigger": c["target_rate_without_trigger"],
-                   "single_token_flip_rates": c["single_token_flip_rates"]},
-                  {"train_seconds": c.get("train_seconds")}) for c in raw["cells"]]
+                   "single_token_flip_rates": c["single_token_flip_rates"]}
+        if c.get("asr_on_correct") is not None:  # later runs: the ASR over the correctly classified texts too
+            metrics["attack_success_rate_on_correct"] = c["asr_on_correct"]
+            metrics["n_correct_non_target"] = c.get("n_correct_non_target")
+        cells.append(_cell(TRAIN, c["victim_method"], entry.get("dataset", "sst2"), _backdoor_name(c),
+                           int(c.get("seed", 42)), metrics, {"train_seconds": c.get("train_seconds")}))
+    return cells
 
 
 def _backdoor_settings(path: Path) -> list[dict]:
     raw = json.loads(path.read_text(encoding="utf-8"))
-    return [{"name": backdoor_setting(c["poisoner"], c["lr"], c["epochs"], c["reinit_top_layers"]),
+    return [{"name": _backdoor_name(c),
              "poisoner": c["poisoner"], "sampling": {},
              "schedule": {"lr": float(c["lr"]), "epochs": float(c["epochs"]),
-                          "reinit_top_layers": int(c["reinit_top_layers"])}} for c in raw["cells"]]
+                          "reinit_top_layers": int(c["reinit_top_layers"]),
+                          **({"data": c["mode"]} if c.get("mode") else {})}} for c in raw["cells"]]
 
 
 def _poisoners(path: Path, entry: dict) -> list[dict]:
@@ -129,21 +155,124 @@ def _poisoners(path: Path, entry: dict) -> list[dict]:
             for name, record in raw.items()]
 
 
-def textattack_tables(path: Path) -> list[dict]:
-    raw = json.loads(path.read_text(encoding="utf-8"))
+def _success(f: dict) -> str:
+    c = f["counts"]
+    return f"{100 * f['attack_success_rate']:.1f} ({c['successful']}/{c['failed']}/{c['skipped']})"
+
+
+def _texts(f: dict) -> str:
+    return f"{f['avg_queries']:.1f} / {f['avg_requested']:.1f}"
+
+
+def _load(f: dict) -> str:
+    return f"{f['load_before'][0]:.1f}–{f['load_after'][0]:.1f}"
+
+
+_SIDES = {"robustune": "robustune (bf16 search, fp32 check)", "textattack-dynamic": "TextAttack, dynamic-padding wrapper",
+          "textattack-stock": "TextAttack, stock HuggingFaceModelWrapper"}
+
+
+def _comparison(files: list[tuple[Path, dict]]) -> list[dict]:
+    rows, checks = [], []
+    for path, _ in files:
+        for recipe, sides in json.loads(path.read_text(encoding="utf-8"))["recipes"].items():
+            ours = sides["robustune"]
+            for side, f in sides.items():
+                name = _SIDES.get(side, side)
+                if f.get("partial"):
+                    name += f" (stopped at {f['timeout_s']:.0f} s)"
+                ratio = "" if side == "robustune" else f"{f['ratio_vs_robustune']:.2f}"
+                rows.append([recipe, name, f["num_examples"], _success(f), _texts(f),
+                             round(f["seconds_per_example"], 3), ratio, _load(f)])
+            if ours.get("overturned") is not None:
+                checks.append(f"{recipe} {ours['overturned']} of {ours['counts']['successful']} "
+                              f"({ours['avg_exact_queries']:.2f} fp32 checks/example)")
+    notes = ("Success rate: succeeded ÷ (succeeded + failed), %; skipped: rows the victim misclassifies already. "
+             "Texts: sent to the victim / requested by the search (cache hits included; TextAttack's queries). "
+             "A side stopped at its timeout is measured on the rows it finished, and its ratio uses robustune's "
+             "seconds on those rows. bf16 flips overturned by the fp32 check: " + "; ".join(checks) + ". "
+             "Load: the 1-minute load average before–after the side.")
+    return [{"title": "robustune against TextAttack 0.3.11, same victim and rows",
+             "columns": ["recipe", "side", "rows attacked", "success rate % (succ/failed/skipped)",
+                         "texts sent / requested per example", "s/example", "TextAttack s ÷ robustune s", "load"],
+             "rows": rows, "notes": notes}]
+
+
+def _variant(command: list[str]) -> str:
+    """The settings a run changed from the defaults: its ``--option`` and ``--precision`` arguments."""
+    pairs = zip(command, command[1:])
+    return ", ".join(value if flag == "--option" else f"{value} search" for flag, value in pairs
+                     if flag in ("--option", "--precision")) or "defaults"
+
+
+def _ablations(files: list[tuple[Path, dict]]) -> list[dict]:
     rows = []
-    for run in raw["runs"]:
-        m = run.get("summary") or {}
-        number = lambda k, d=3: "–" if m.get(k) is None else round(m[k], d)  # noqa: E731
-        rows.append([run["recipe"], run["side"], number("clean_accuracy", 2), number("attack_success_rate"),
-                     number("avg_perturbed_word_pct", 1), number("avg_queries", 1), number("seconds_per_example"),
-                     number("victim_seconds_per_example"), run.get("note", "")])
-    return [{"title": "robustune against TextAttack, run by run",
-             "columns": ["recipe", "side", "clean acc", "success rate", "perturbed words %", "queries/example",
-                         "s/example", "of which victim s", "run"], "rows": rows}]
+    baselines = {}
+    for path, options in files:
+        if "baseline" not in options:
+            raise RobustuneError(f"{path}: textattack-ablations needs baseline: FILE (the defaults on the same code)")
+        base_path = path.parent / options["baseline"]
+        if base_path not in baselines:
+            if not base_path.is_file():
+                raise RobustuneError(f"{path}: baseline: no such file {base_path}")
+            baselines[base_path] = json.loads(base_path.read_text(encoding="utf-8"))["recipes"]
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        for recipe, sides in raw["recipes"].items():
+            base = baselines[base_path][recipe]["robustune"]
+            if not any(r[0] == recipe and r[1] == "defaults" for r in rows):
+                rows.append([recipe, "defaults", _success(base), _texts(base), round(base["seconds_per_example"], 3),
+                             "1.00", _load(base)])
+            f = sides["robustune"]
+            rows.append([recipe, _variant(raw.get("command", [])), _success(f), _texts(f),
+                         round(f["seconds_per_example"], 3),
+                         f"{f['seconds_per_example'] / base['seconds_per_example']:.2f}", _load(f)])
+    return [{"title": "robustune's recipe settings, one at a time (100 rows each)",
+             "columns": ["recipe", "setting", "success rate % (succ/failed/skipped)",
+                         "texts sent / requested per example", "s/example", "s ÷ defaults", "load"],
+             "rows": rows,
+             "notes": f"Defaults: robustune's side of {', '.join(sorted(p.name for p in baselines))} (the same code); "
+                      "deepwordbug per_edit=1, no cap on the share of words changed (max_rate 1.0); "
+                      "textfooler lazy similarity, max_rate 0.4; both a bf16 search whose flips the fp32 model "
+                      "confirms. Runs one after another, not side by side: s ÷ defaults carries the load's drift."}]
 
 
-TABLE_FORMATS = {"textattack-compare": textattack_tables}
+def _forward_batch(files: list[tuple[Path, dict]]) -> list[dict]:
+    tables = []
+    for path, _ in files:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        table = [line for line in lines if line.startswith("|")]
+        prose = [line for line in lines if line.strip() and not line.startswith("|")]
+        if len(table) < 3 or len(prose) < 2:
+            raise RobustuneError(f"{path}: expected two lines of limits and a Markdown table (bench/forward_batch.py)")
+        cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in table]
+        first = re.sub(r" of \S+?,", ",", prose[0], count=1)  # the data path: a machine's, not a figure
+        tables.append({"title": "The victim's forward against the matmul limit (ms per text)",
+                       "columns": cells[0], "rows": cells[2:], "notes": f"{first}. {prose[1]}."})
+    return tables
+
+
+def _defence_pilot(files: list[tuple[Path, dict]]) -> list[dict]:
+    rows = []
+    for path, _ in files:
+        for d in json.loads(path.read_text(encoding="utf-8")):
+            params = ", ".join(f"{k} {v:g}" for k, v in (d.get("method_params") or {}).items()
+                               if k in ("mask_rate", "vote_samples", "adv_steps"))
+            c = d["counts"]
+            rows.append([d["defence"] + (f" ({params})" if params else ""), f"{100 * d['test_accuracy_872']:.2f}",
+                         f"{100 * d['clean_accuracy']:.0f}", f"{100 * d['accuracy_under_attack']:.0f}",
+                         f"{100 * d['attack_success_rate']:.1f} ({c['successful']}/{c['failed']}/{c['skipped']})",
+                         f"{d['avg_queries']:.1f}", f"{d['avg_model_forwards']:.1f}",
+                         f"{d['train_time_vs_vanilla']:.2f}×"])
+    return [{"title": "Defences under textfooler: a pilot (SST-2, one seed)",
+             "columns": ["defence", "test accuracy (872 rows)", "clean accuracy (100 attacked rows)",
+                         "accuracy under attack", "success rate % (succ/failed/skipped)", "queries/example",
+                         "model forwards/example", "training time × vanilla"],
+             "rows": rows}]
+
+
+TABLE_FORMATS = {"textattack-results": _comparison,
+                 "textattack-ablations": _ablations, "forward-batch": _forward_batch,
+                 "defence-pilot": _defence_pilot}
 
 FORMATS = {"robust-methods": _robust_methods, "three-phase": _three_phase, "fewshot": _fewshot,
            "attacks": _attacks, "backdoor": _backdoor, "poisoners": _poisoners}
@@ -162,9 +291,16 @@ def _files(entry: dict, folder: Path, where: str):
         yield path, options
 
 
-def convert_tables(entry: dict, folder: Path, where: str) -> dict:
-    """A script study's tables (as ``tables.json`` holds them) from a legacy entry of a table format."""
-    return {"tables": [t for path, _ in _files(entry, folder, where) for t in TABLE_FORMATS[entry["format"]](path)]}
+def is_tables(entries) -> bool:
+    """Whether a study's legacy entries are of table formats (a script study) rather than cells."""
+    entries = entries if isinstance(entries, list) else [entries]
+    return bool(entries) and all(isinstance(e, dict) and e.get("format") in TABLE_FORMATS for e in entries)
+
+
+def convert_tables(entries, folder: Path, where: str) -> dict:
+    """A script study's tables (as ``tables.json`` holds them) from legacy entries of table formats, in order."""
+    return {"tables": [t for entry in (entries if isinstance(entries, list) else [entries])
+                       for t in TABLE_FORMATS[entry["format"]](list(_files(entry, folder, where)))]}
 
 
 def convert(entries, folder: Path, where: str) -> dict:

@@ -59,6 +59,7 @@ from pathlib import Path
 
 import yaml
 
+from ..atomic import write_json
 from ..errors import RobustuneError
 from .markdown import _table
 from .matrix import ATTACK
@@ -93,8 +94,6 @@ def _json(path: Path, where: str):
 
 def write_tables(path: str | Path, tables: list[dict]) -> None:
     """Write a script-based study's ``tables.json`` (each table: title, columns, rows[, notes]) with the machine."""
-    from ..cli.common import write_json
-
     for i, t in enumerate(tables):
         if not {"title", "columns", "rows"} <= set(t) or any(len(r) != len(t["columns"]) for r in t["rows"]):
             raise RobustuneError(f"tables[{i}]: needs title, columns and rows of len(columns) values each")
@@ -121,10 +120,10 @@ def load_study(folder: Path) -> dict:
     if raw.get("results"):
         study["data"] = _json(folder / raw["results"], f"{where}: results")
     elif raw.get("legacy"):
-        from .legacy import TABLE_FORMATS, convert, convert_tables
+        from .legacy import convert, convert_tables, is_tables
 
         entry = raw["legacy"]
-        if isinstance(entry, dict) and entry.get("format") in TABLE_FORMATS:
+        if is_tables(entry):
             study["script"] = convert_tables(entry, folder, where)
         else:
             study["data"] = convert(entry, folder, where)

@@ -19,7 +19,7 @@ cross-entropy and K ascent steps per batch:
 Defaults (TextDefender's FreeLB++ settings, from its code): α = 0.03, σ = 0.05, ε = 0; K = 10 is the
 FreeLB++ step count, ``adv_steps`` defaults to it. A step costs K forward and backward passes:
 measured 5.0× vanilla's step at K = 5 and 8.1× at K = 10 (MiniLM, CPU; bench/step_time.py). The
-pilot measurement of issue 23 (bench/results/robustness_pilot/) used K = 5 (2,000 SST-2 rows,
+pilot measurement of issue 23 (bench/results/robustness-pilot/) used K = 5 (2,000 SST-2 rows,
 1 epoch) to fit 2 shared CPU cores: clean accuracy kept, +5 points under textfooler on 100 rows,
 one seed; the study config (bench/configs/robustness.yaml) uses K = 10.
 

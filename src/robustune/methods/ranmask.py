@@ -20,7 +20,7 @@ Defaults: ρ = 0.3 and N = 15. The paper's certified setting masks ρ = 90% with
 empirical-defence variants go down to ρ = 5% (TextDefender's code defaults to ρ = 0.9 and an
 ensemble of 100). ρ = 0.3 is a middle ground between the two; N = 15 keeps an attack's cost (N forwards per query) within reach on a CPU. Pick
 larger ρ and N where certification (or a larger compute budget) matters. The pilot of issue 23
-(bench/results/robustness_pilot/: ρ = 0.3, N = 9, 2,000 SST-2 rows, 1 epoch) found no gain under
+(bench/results/robustness-pilot/: ρ = 0.3, N = 9, 2,000 SST-2 rows, 1 epoch) found no gain under
 textfooler at this ρ and 3.8 points less clean accuracy; larger ρ is the next thing to measure.
 
 Deviations from the paper, and why:

@@ -5,7 +5,7 @@ important words in turn, one random edit of each kind -- swap two adjacent chara
 delete or insert a character (seeded) -- and the greedy search keeps the best; each word changed
 once, total Levenshtein distance to the original <= 30 (TextAttack's edit budget). This is
 TextAttack's ``DeepWordBugGao2018``, query for query: four candidates per word (``per_edit=1``).
-Measured on 100 SST-2 test rows (bench/results/textattack_compare/, one MiniLM victim):
+Measured on 100 SST-2 test rows (bench/results/textattack-compare/, one MiniLM victim):
 ``per_edit=2`` (two edits of each kind, the former default) breaks 77 of 86 rows against 74 for 41%
 more texts sent to the victim (34.2 against 24.3 per example), and a 40% cap on the words changed
 (the former default) breaks 70; TextAttack's recipe broke 75.
