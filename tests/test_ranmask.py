@@ -141,7 +141,7 @@ def test_attack_on_ranmask_counts_n_forwards_per_query(ranmask_model, tmp_path):
     model = RobustClassifier.from_pretrained(ranmask_model[0])
     counter = _CountingEncoder(model.encoder)
     model.encoder = counter
-    victim = load_victim(model)
+    victim = load_victim(model, precision="fp32")  # the counted model is the one searched (no bf16 copy)
     assert victim.forwards_per_query == 8
 
     def swap(text, position):  # a generator that needs no assets

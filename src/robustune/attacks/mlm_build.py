@@ -169,15 +169,18 @@ def build_mlm(output_dir: str | Path, texts: list[str], base: str = "encoder", e
     checkpoint = _resume_point(out, run) if resume else None
     if resume and checkpoint is None and (out / STATS).is_file() and not (out / CHECKPOINTS).exists():
         return _finished(out, run)
-    if checkpoint is None:
-        remove_folder(out / CHECKPOINTS)
-        write_json(out / CHECKPOINTS / RUN, run)
     # The initialisation and the dropout masks are seeded without touching the caller's global
     # random state; the batches and the masking use their own generators.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if checkpoint is None:
             tok, model = _new_model(base, encoder, tokenizer, texts, vocab_size, hidden, layers, max_length)
+            if base == "encoder" and train_layers is not None and train_layers > len(model.bert.encoder.layer):
+                # Refused before anything is written: a bad option leaves no folder behind.
+                raise RobustuneError(f"--train-layers {train_layers}: the encoder has only "
+                                     f"{len(model.bert.encoder.layer)} layers")
+            remove_folder(out / CHECKPOINTS)
+            write_json(out / CHECKPOINTS / RUN, run)
         else:
             from transformers import AutoTokenizer, BertForMaskedLM
 
@@ -221,8 +224,6 @@ def _train_and_save(out: Path, model, tokenizer, texts: list[str], *, base: str,
         # Only the head and the top layers learn: the lower layers and the embeddings (which the
         # output layer shares) keep the encoder's English; a step costs a fraction of full training.
         layers_list = model.bert.encoder.layer
-        if train_layers > len(layers_list):
-            raise RobustuneError(f"--train-layers {train_layers}: the encoder has only {len(layers_list)} layers")
         for param in model.bert.parameters():
             param.requires_grad = False
         for layer in layers_list[len(layers_list) - train_layers:]:
