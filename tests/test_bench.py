@@ -511,3 +511,14 @@ def test_backdoor_baselines_study_reads_the_old_scripts_json(tmp_path):
     text = "\n".join(render_study(load_study(tmp_path)))
     assert "| clean | – | 0.0001 | 1 | 1 | 85.00 | 12.00 | 5.00 | 370 | 10.00 |" in text
     assert "| badnet | single | 0.0001 | 1 | 1 | 85.00 | 90.00 | 88.00 | 365 | 10.00 |" in text
+
+
+def test_committed_benchmarks_md_is_what_the_committed_results_generate(tmp_path):
+    """BENCHMARKS.md is generated: a hand edit, or a results change without regeneration, fails here."""
+    from robustune.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "BENCHMARKS.md"
+    assert main(["bench", "--studies", str(root / "bench" / "results"), "--markdown", str(out)]) == 0
+    assert out.read_text() == (root / "BENCHMARKS.md").read_text(), \
+        "regenerate it: robustune bench --studies bench/results --markdown BENCHMARKS.md"
