@@ -474,13 +474,17 @@ def parse_config(raw, path: str | Path) -> BenchConfig:
                        backdoor=backdoor, poisoners=poisoners)
 
 
+def read_yaml(path: Path, what: str = "file"):
+    """The parsed YAML of ``path``; a missing file or bad YAML is a :class:`RobustuneError` naming it."""
+    if not path.is_file():
+        raise RobustuneError(f"{path}: no such {what}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise RobustuneError(f"{path}: not valid YAML: {err}") from None
+
+
 def load_config(path: str | Path) -> BenchConfig:
     """Read and validate a bench YAML file; every mistake is a :class:`RobustuneError` naming file and key."""
     path = Path(path)
-    if not path.is_file():
-        raise RobustuneError(f"{path}: no such config file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise RobustuneError(f"{path}: not valid YAML: {err}") from None
-    return parse_config(raw, path)
+    return parse_config(read_yaml(path, "config file"), path)

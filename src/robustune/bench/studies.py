@@ -57,10 +57,9 @@ import os
 import time
 from pathlib import Path
 
-import yaml
-
 from ..atomic import write_json
 from ..errors import RobustuneError
+from .config import read_yaml
 from .markdown import _table
 from .matrix import ATTACK
 from .report import COST_HEADERS, ROBUSTNESS_HEADERS, cost_rows, fmt, robustness_rows
@@ -72,12 +71,7 @@ _STUDY_KEYS = ("title", "measures", "command", "machine", "results", "legacy", "
 
 
 def _yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise RobustuneError(f"{path}: no such file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise RobustuneError(f"{path}: not valid YAML: {err}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise RobustuneError(f"{path}: expected a mapping")
     return raw
