@@ -52,7 +52,6 @@ class Victim:
         self.label_names = list(label_names)
         self.batch_size = batch_size
         self.queries = 0  # texts scored, by either forward
-        self.exact_queries = 0  # of those, texts scored by ``exact`` while a fast path searches
         self.forwards = 0
         self.seconds = 0.0  # wall time inside the model's forwards
 
@@ -67,7 +66,6 @@ class Victim:
         """(N, K) probabilities of the exact (fp32) model: the search's verdicts are checked with these."""
         if self.exact_proba is None:
             return self(texts)
-        self.exact_queries += len(texts)
         return self._score(self.exact_proba, texts)
 
     def _score(self, fn: ProbabilityFn, texts: list[str]) -> np.ndarray:
