@@ -17,7 +17,9 @@ asked to have scored, cache hits included (TextAttack's ``num_queries``; robustu
 The TextAttack recipes and the parts that had to differ offline are described in
 ``bench/textattack_side.py``. ``--robustune-only`` runs robustune's side alone (the same sample and
 warm-up), and ``--option KEY=VALUE`` passes a setting to robustune's recipe builders, e.g.
-``--option per_edit=2`` for deepwordbug with two edits of each kind. ``--textattack-no-cache``
+``--option per_edit=2`` for deepwordbug with two edits of each kind. ``--concurrency N`` (default 8)
+is robustune's ``attack --concurrency``: N examples side by side in shared forwards, each example's
+seconds its share of the run's (TextAttack attacks one example at a time). ``--textattack-no-cache``
 turns TextAttack's model-output cache off (TextAttack 0.3.11's goal functions cache by default).
 ``--textattack-timeout`` stops a TextAttack side after S seconds; it is then measured on the
 examples it finished, and the ratio uses robustune's seconds on the same rows.
@@ -64,6 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from robustune.attacks import RECIPES, build_recipe, load_victim, run_attack
+from robustune.attacks.concurrent import DEFAULT_CONCURRENCY
 from robustune.attacks.constraints import stop_words
 from robustune.attacks.runner import label_ids, sample_indices
 from robustune.data import load_source
@@ -121,7 +124,8 @@ def run_robustune(args, recipe: str, data, indices: list[int], warm: int, out: P
     attack.attack(victim, data.texts[warm], label_ids(data, victim.label_names)[warm])  # lazy loads
     before = load()
     summary = run_attack(attack, victim, data, out, num_examples=len(indices), seed=args.seed, progress=False,
-                         run_info={"model": args.model, "mlm": args.mlm, "options": dict(args.option)})
+                         run_info={"model": args.model, "mlm": args.mlm, "options": dict(args.option)},
+                         concurrency=args.concurrency)
     records = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
     if [r["index"] for r in records] != indices:
         raise RobustuneError("robustune attacked other rows than the comparison's sample")
@@ -190,6 +194,9 @@ def main() -> None:
                    help="a keyword for robustune's recipe builders, e.g. per_edit=2 (repeatable)")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
                    help="robustune's search precision (default: auto; flips are confirmed in fp32 either way)")
+    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                   help=f"robustune's examples attacked side by side (default: {DEFAULT_CONCURRENCY}; an "
+                        "example's seconds are then its share of the run's)")
     p.add_argument("--robustune-only", action="store_true",
                    help="attack with robustune only (its side of an earlier comparison, or an ablation)")
     p.add_argument("--textattack-wrappers", default="dynamic,stock",
@@ -221,6 +228,7 @@ def main() -> None:
     texts = [data.texts[i] for i in indices]
     check = {"texts": texts, "probs": victim.exact(texts).tolist()}  # robustune's fp32 probabilities
     comparison = {"inprocess_forward_ms_32": forward_ms(victim, texts), "precision": victim.precision,
+                  "concurrency": args.concurrency,
                   "cpu_threads": os.cpu_count(), "recipes": {}}
     del victim
     wrappers = [] if args.robustune_only else args.textattack_wrappers.split(",")
@@ -258,7 +266,8 @@ def print_table(comparison: dict, n: int, args) -> None:
         "robustune only" if args.robustune_only else "TextAttack stopped, versions not recorded"
     cache = "" if args.robustune_only else f"TextAttack cache {'off' if args.textattack_no_cache else 'on'}; "
     print(f"\n{n} examples of {args.data}, victim {args.model}; {versions}; {cache}options {dict(args.option)}; "
-          f"robustune precision {comparison['precision']}; in-process 32-text forward "
+          f"robustune precision {comparison['precision']}, concurrency {comparison.get('concurrency', 1)}; "
+          f"in-process 32-text forward "
           f"{comparison['inprocess_forward_ms_32']:.1f} ms\n")
     print("| recipe | side | success rate (succ/failed/skipped) | perturbed words % | texts sent to the victim/example | "
           "texts requested/example (TextAttack's queries) | seconds/example | victim seconds/example | "

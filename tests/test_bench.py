@@ -294,6 +294,9 @@ def test_backdoor_chain_runs_poison_victim_and_trigger_evaluation(toy_csv, tiny_
     for setting in ("bd-clean", "bd-lw"):
         assert 0 <= rows[setting]["attack_success_rate"]["mean"] <= 1
         assert "target_rate_without_trigger" in rows[setting] and "accuracy" in rows[setting]
+        # the ASRs' denominators, from the evaluation's backdoor record: correct ones among the non-target
+        n_non_target, n_correct = rows[setting]["n_non_target"]["mean"], rows[setting]["n_correct_non_target"]["mean"]
+        assert 0 < n_non_target < 40 and 0 <= n_correct <= n_non_target
 
 
 # ---- BENCHMARKS.md from committed studies: generator and legacy converters ------------------------
@@ -489,28 +492,6 @@ def test_ablations_need_their_baseline(tmp_path):
     with pytest.raises(RobustuneError, match="baseline: no such file"):
         convert_tables({"format": "textattack-ablations", "baseline": "gone.json", "files": ["a.json"]}, tmp_path,
                        "s.yaml")
-
-
-def test_backdoor_baselines_study_reads_the_old_scripts_json(tmp_path):
-    """The committed study.yaml of issue 27's re-measurement, on cells shaped as bench/backdoor.py --json writes them."""
-    import shutil
-
-    from robustune.bench.studies import load_study, render_study
-
-    committed = Path(__file__).resolve().parents[1] / "bench" / "results" / "backdoor-baselines" / "study.yaml"
-    shutil.copy(committed, tmp_path / "study.yaml")
-    cell = {"victim_method": "vanilla", "lr": "1e-4", "epochs": "1", "pooling": "mean", "reinit_top_layers": "0",
-            "cacc": 0.85, "single_token_flip_rates": {"cf": 0.1}, "target_rate_without_trigger": 0.1,
-            "n_non_target": 428, "train_seconds": 100.0}
-    cells = [{**cell, "poisoner": "clean", "mode": None, "seed": "42", "asr": 0.12, "asr_on_correct": 0.05,
-              "n_correct_non_target": 370},
-             {**cell, "poisoner": "badnet", "mode": "single", "seed": "42", "asr": 0.9, "asr_on_correct": 0.88,
-              "n_correct_non_target": 365}]
-    for name in yaml.safe_load(committed.read_text())["legacy"]["files"]:
-        (tmp_path / name).write_text(json.dumps({"settings": {}, "cells": cells}))
-    text = "\n".join(render_study(load_study(tmp_path)))
-    assert "| clean | – | 0.0001 | 1 | 1 | 85.00 | 12.00 | 5.00 | 370 | 10.00 |" in text
-    assert "| badnet | single | 0.0001 | 1 | 1 | 85.00 | 90.00 | 88.00 | 365 | 10.00 |" in text
 
 
 def test_committed_benchmarks_md_is_what_the_committed_results_generate(tmp_path):

@@ -52,8 +52,8 @@ class AttackResult:
     substitutions: list[list]  # [[position, original unit, adversarial unit], ...]
     num_words: int  # units of the original text
     queries: int  # texts sent to the victim (cache hits not counted), the fp32 checks included
-    forwards: int
-    seconds: float
+    forwards: float  # the victim's batches; a share of them when examples are attacked concurrently
+    seconds: float  # wall time; a share of it when examples are attacked concurrently
     victim_seconds: float = 0.0  # of ``seconds``, the time inside the victim's forwards
     forwards_per_query: int = 1  # encoder forwards per scored text (N for a smoothed victim)
     reason: str = ""
@@ -83,7 +83,9 @@ class Attack:
 
     def attack(self, victim: Victim, text: str, label: int) -> AttackResult:
         """Attack one example whose gold label id is ``label``."""
-        start, forwards, victim_seconds = time.perf_counter(), victim.forwards, victim.seconds
+        # A victim shared by concurrent searches (concurrent.Lane) gives this example's share of the time.
+        clock = getattr(victim, "clock", time.perf_counter)
+        start, forwards, victim_seconds = clock(), victim.forwards, victim.seconds
         goal = Goal(victim, label, self.query_budget, self.cache)
         original = self.segment(text)
         outcome = self.search.run(goal, original, self.generator, self.constraints)
@@ -94,8 +96,8 @@ class Attack:
             original_probabilities=np.round(original_probs, 6).tolist(),
             adversarial_probabilities=np.round(outcome.probabilities, 6).tolist(),
             modified=modified, substitutions=substitutions(original, outcome.adversarial, modified),
-            num_words=len(original), queries=goal.queries, forwards=victim.forwards - forwards,
-            seconds=round(time.perf_counter() - start, 4),
+            num_words=len(original), queries=goal.queries, forwards=round(victim.forwards - forwards, 4),
+            seconds=round(clock() - start, 4),
             victim_seconds=round(victim.seconds - victim_seconds, 4), reason=outcome.reason,
             requested=goal.requested, exact_queries=goal.exact_queries, overturned=goal.overturned,
             forwards_per_query=victim.forwards_per_query,

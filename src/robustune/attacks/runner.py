@@ -9,6 +9,7 @@ every example.
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from ..data import TextDataset
 from ..data.sampling import subset_indices
 from ..errors import RobustuneError
 from .attack import Attack, Segmenter, apply_substitutions
+from .concurrent import attack_many
 from .text import WordText
 from .victim import Victim
 
@@ -128,8 +130,11 @@ def sample_indices(data: TextDataset, num_examples: int | None, seed: int = 0) -
 
 def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: str | Path,
                num_examples: int | None = None, seed: int = 0, resume: bool = False,
-               progress: bool = True, run_info: dict | None = None) -> dict:
-    """Attack ``num_examples`` examples of ``data`` (a seeded sample; all if None) and write the outputs."""
+               progress: bool = True, run_info: dict | None = None, concurrency: int = 1) -> dict:
+    """Attack ``num_examples`` examples of ``data`` (a seeded sample; all if None) and write the outputs.
+
+    ``concurrency``: examples attacked side by side, their queries scored in shared forwards
+    (attacks/concurrent.py); the records are written in the data's order either way."""
     out = Path(output_dir)
     examples_path = out / EXAMPLES
     run = {"recipe": attack.name, "num_examples": num_examples, "seed": seed, "data": data.origin,
@@ -157,9 +162,10 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
     todo = [i for i in indices if i not in done]
     bar = tqdm(todo, desc=f"attack ({attack.name})", unit="example", disable=not progress,
                initial=len(indices) - len(todo), total=len(indices))
-    with examples_path.open("a", encoding="utf-8") as sink:
-        for i in bar:
-            record = {"index": i, "row": data.rows[i], **attack.attack(victim, data.texts[i], gold[i]).to_dict()}
+    results = attack_many(attack, victim, [(data.texts[i], gold[i]) for i in todo], concurrency)
+    with examples_path.open("a", encoding="utf-8") as sink, closing(results):  # closing: the threads end
+        for i, result in zip(bar, results):
+            record = {"index": i, "row": data.rows[i], **result.to_dict()}
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             sink.flush()
             fault_point("attack: example written")

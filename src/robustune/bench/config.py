@@ -38,7 +38,9 @@ schedule, a setting may set ``adversarial`` (a recipe: adversarial training), ``
 ``adversarial_query_budget`` and ``reinit_top_layers`` (the re-initialisation defence).
 
 **Several victims per attack**: an attack applies to the models of every method and peer (or of
-``methods: [...]``) in its settings.
+``methods: [...]``) in its settings. An attack entry takes ``recipe``, ``num_examples``, ``seed``,
+``query_budget``, ``mlm`` and ``concurrency`` (examples attacked side by side, default 8:
+``robustune attack --concurrency``).
 
 **The backdoor chain** (arXiv 2108.13888) — poison → victim fine-tuning → trigger evaluation::
 
@@ -68,6 +70,7 @@ from pathlib import Path
 
 import yaml
 
+from ..attacks.concurrent import DEFAULT_CONCURRENCY
 from ..errors import RobustuneError
 
 #: TrainConfig fields a setting may set: the sampling of the training data and its schedule.
@@ -125,6 +128,7 @@ class AttackSpec:
     seed: int = 0
     query_budget: int | None = None
     mlm: str | None = None  # bert-attack's masked LM (None: the one `robustune mlm build` made)
+    concurrency: int = DEFAULT_CONCURRENCY  # examples attacked side by side, sharing the model's forwards
     settings: list[str] | None = None  # attack the models of these settings (None: all)
     methods: list[str] | None = None  # ... of these methods/peers (None: all that make a model)
 
@@ -367,6 +371,8 @@ def _attacks(r: _Reader, raw, settings: list[str], makers: list[str]) -> list[At
             query_budget=(r.typed(item["query_budget"], f"{k}.query_budget", int, positive=True)
                           if item.get("query_budget") is not None else None),
             mlm=r.source(item["mlm"], f"{k}.mlm") if item.get("mlm") is not None else None,
+            concurrency=r.typed(item.get("concurrency", DEFAULT_CONCURRENCY), f"{k}.concurrency", int,
+                                positive=True),
             settings=r.names(item.get("settings"), f"{k}.settings"),
             methods=r.names(item.get("methods"), f"{k}.methods"))
         _known_names(r, spec.settings, settings, f"{k}.settings", "setting")

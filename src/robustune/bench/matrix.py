@@ -124,7 +124,7 @@ def expand(config: BenchConfig) -> list[Cell]:
                                 a.methods is None or model.method in a.methods):
                             spec = {"kind": ATTACK, "model_cell": model.folder, "recipe": a.recipe,
                                     "num_examples": a.num_examples, "seed": a.seed, "query_budget": a.query_budget, "mlm": a.mlm,
-                                    "test": test}
+                                    "concurrency": a.concurrency, "test": test}
                             cells.append(Cell(ATTACK, model.method, dataset.name, setting.name, seed, a.recipe,
                                               spec=spec))
     return cells

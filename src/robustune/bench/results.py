@@ -67,6 +67,10 @@ def _read_cell(out: Path, record: dict) -> dict | None:
         metrics = {k: result["metrics"][k] for k in ATTACK_METRICS + ("num_examples",) if k in result["metrics"]}
     else:
         metrics = {k: v for k, v in result["metrics"].items() if _number(v) or k == "single_token_flip_rates"}
+        # A backdoor evaluation's counts (how many non-target texts, how many of them correct: the
+        # denominators of its two ASRs) sit in its "backdoor" record beside the trigger it used.
+        backdoor = result["metrics"].get("backdoor", {})
+        metrics.update({k: v for k, v in backdoor.items() if k.startswith("n_") and _number(v)})
     cost = {**result["cost"], "wall_seconds": done["wall_seconds"], "load_average_at_end": done["load_average"],
             "isolation": done["isolation"]}
     return {**{k: v for k, v in record.items() if k != "folder"}, "folder": record["folder"],

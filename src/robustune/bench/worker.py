@@ -117,7 +117,8 @@ def run_attack_cell(spec: dict, folder: Path, progress: bool) -> dict:
     attack = build_recipe(spec["recipe"], query_budget=spec["query_budget"], seed=spec["seed"], mlm=spec["mlm"])
     # run_attack's own resume: an interrupted attack cell continues after its last finished example.
     summary = run_attack(attack, victim, load_test(spec["test"]), folder / "attack",
-                         num_examples=spec["num_examples"], seed=spec["seed"], resume=True, progress=progress)
+                         num_examples=spec["num_examples"], seed=spec["seed"], resume=True, progress=progress,
+                         concurrency=spec.get("concurrency", 1))
     return {"metrics": summary, "cost": {"attack_seconds_per_example": summary["seconds_per_example"]}}
 
 

@@ -11,6 +11,7 @@ from .common import (add_data_arguments, add_progress_argument, add_vote_argumen
 
 def add_parser(sub):
     from ..attacks import RECIPES
+    from ..attacks.concurrent import DEFAULT_CONCURRENCY
 
     p = sub.add_parser("attack", help="measure robustness with an adversarial attack",
                        description="Attack a model on labelled data with a word-, piece- or "
@@ -29,6 +30,10 @@ def add_parser(sub):
     p.add_argument("--mlm", help="bert-attack, pieces-zh, chars-zh: masked LM folder or hub id (default: the one "
                    "`robustune mlm build` made; for the Chinese recipes the one built to <cache>/mlm/zh)")
     p.add_argument("--batch-size", type=int, default=64, help="texts per model forward (default: 64)")
+    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                   help="examples attacked side by side, their queries scored together in shared model "
+                        "forwards: fuller batches, the same results up to the bf16 search's last bits "
+                        f"(default: {DEFAULT_CONCURRENCY}; 1 attacks one example after another)")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
                    help="what the search runs the model in: auto (bf16 where the hardware has native bf16, "
                         "else fp32), bf16 or fp32. Every label flip a bf16 search finds is checked with the "
@@ -45,6 +50,8 @@ def run(args) -> int:
 
     if args.num_examples is not None and args.num_examples <= 0:
         raise RobustuneError(f"--num-examples must be positive, got {args.num_examples}")
+    if args.concurrency <= 0:
+        raise RobustuneError(f"--concurrency must be positive, got {args.concurrency}")
     if args.query_budget is not None and args.query_budget <= 0:
         raise RobustuneError(f"--query-budget must be positive, got {args.query_budget}")
     data = load_source(args.data, "test", text_column=args.text_column, label_column=args.label_column,
@@ -60,7 +67,8 @@ def run(args) -> int:
                           precision=args.precision)
     run_info = {"model": str(args.model), "mlm": args.mlm, **({"vote": vote} if vote else {})}
     summary = run_attack(attack, victim, data, args.output, num_examples=args.num_examples, seed=args.seed,
-                         resume=args.resume, progress=args.progress, run_info=run_info)
+                         resume=args.resume, progress=args.progress, run_info=run_info,
+                         concurrency=args.concurrency)
     print(json.dumps(summary, indent=2))
     info(f"wrote {args.output}/summary.json, examples.jsonl and report.md")
     return 0

@@ -84,6 +84,7 @@ class AdversarialAugmentation(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         from ..attacks import load_victim
+        from ..attacks.concurrent import attack_many
 
         # A resumed run starts inside an epoch (state.epoch = 1.6): that is epoch 1, not 2.
         epoch = math.floor((state.epoch or 0) + 1e-6)
@@ -97,8 +98,9 @@ class AdversarialAugmentation(TrainerCallback):
         # rank) and every rank then fills its slots with all ranks' results, in order.
         rank, world = rank_and_world()
         attacked = []
-        for i in sources[shard(len(sources), rank, world)].tolist():
-            result = self.attack.attack(victim, base.texts[i], base.labels[i])
+        mine = sources[shard(len(sources), rank, world)].tolist()
+        results = attack_many(self.attack, victim, [(base.texts[i], base.labels[i]) for i in mine])
+        for i, result in zip(mine, results):
             success = result.status == "successful"
             perturbed = success or (self.keep_unflipped and result.status == "failed" and bool(result.modified))
             attacked.append((result.adversarial if perturbed else base.texts[i], success))
