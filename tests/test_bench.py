@@ -443,6 +443,7 @@ def test_table_converters_draw_script_outputs(tmp_path):
                             "textattack-stock": _ta_side(23, 3, 6, 2.83, 19.3, partial=True, timeout_s=120.0,
                                                          ratio_vs_robustune=29.74)}}
     (tmp_path / "cmp.json").write_text(json.dumps({"recipes": runs, "command": ["x"]}))
+    (tmp_path / "cmp8.json").write_text(json.dumps({"recipes": runs, "command": ["x"], "concurrency": 8}))
     base = {"recipes": {"deepwordbug": {"robustune": _ta_side(74, 12, 14, 0.10, 24.3)}}}
     (tmp_path / "base.json").write_text(json.dumps(base))
     (tmp_path / "pe2.json").write_text(json.dumps({
@@ -461,7 +462,7 @@ def test_table_converters_draw_script_outputs(tmp_path):
          "train_time_vs_vanilla": 0.7, "counts": {"successful": 69, "failed": 10, "skipped": 21}}]))
     (tmp_path / "study.yaml").write_text(yaml.safe_dump({
         "title": "T", "measures": "m", "command": "c", "legacy": [
-            {"format": "textattack-results", "files": ["cmp.json"]},
+            {"format": "textattack-results", "files": ["cmp.json", "cmp8.json"]},
             {"format": "forward-batch", "files": ["fwd.txt"]},
             {"format": "textattack-ablations", "baseline": "base.json", "files": ["pe2.json", "fp32.json"]},
             {"format": "defence-pilot", "files": ["pilot.json"]}]}))
@@ -471,6 +472,11 @@ def test_table_converters_draw_script_outputs(tmp_path):
     assert cmp_rows[0][3] == "86.0 (74/12/14)" and cmp_rows[0][6] == ""
     assert cmp_rows[1][6] == "1.39" and cmp_rows[2][1].endswith("(stopped at 120 s)") and cmp_rows[2][2] == 32
     assert "deepwordbug 0 of 74 (1.86 fp32 checks/example)" in tables[0]["notes"]
+    # a run per table; a concurrent run says so in its title and robustune's row
+    assert tables[0]["title"].endswith("(robustune attacking one example at a time)")
+    assert "8 examples side by side" in tables[1]["title"]
+    assert tables[1]["rows"][0][1] == "robustune (bf16 search, fp32 check), 8 examples side by side"
+    tables = [tables[0]] + tables[2:]
     assert tables[1]["columns"] == ["batch", "bf16 / limit"] and tables[1]["rows"] == [["4", "5.99"], ["128", "3.51"]]
     assert "/somewhere" not in tables[1]["notes"] and "25.2 tokens/text" in tables[1]["notes"]
     assert [r[1] for r in tables[2]["rows"]] == ["defaults", "per_edit=2", "fp32 search"]
@@ -480,7 +486,7 @@ def test_table_converters_draw_script_outputs(tmp_path):
     assert tables[3]["rows"][0][1:5] == ["76.72", "79", "10", "87.3 (69/10/21)"]
     assert tables[3]["rows"][0][-1] == "0.70×"
     text = "\n".join(render_study(load_study(tmp_path)))
-    assert "(cmp.json, fwd.txt, pe2.json, fp32.json, pilot.json)" in text
+    assert "(cmp.json, cmp8.json, fwd.txt, pe2.json, fp32.json, pilot.json)" in text
 
 
 def test_ablations_need_their_baseline(tmp_path):

@@ -23,7 +23,8 @@ The formats, one JSON object per line (``jsonl``) or one JSON document:
 Script tables, not cells (a study's ``tables``, drawn from raw files instead of a ``tables.json``):
 
 ``textattack-results``  json ``{recipes: {RECIPE: {SIDE: figures}}, command}``, as
-                    ``bench/textattack_compare.py --results FILE`` writes it: one row per recipe and side.
+                    ``bench/textattack_compare.py --results FILE`` writes it: one row per recipe and side,
+                    a table per robustune ``concurrency`` of the runs.
 ``textattack-ablations``  the same format, robustune's side alone (``--robustune-only``, with ``--option``
                     or ``--precision``); ``baseline: FILE`` is the run with the defaults on the same
                     code, each file a row beside it (the variant read from the file's command).
@@ -173,12 +174,20 @@ _SIDES = {"robustune": "robustune (bf16 search, fp32 check)", "textattack-dynami
 
 
 def _comparison(files: list[tuple[Path, dict]]) -> list[dict]:
-    rows, checks = [], []
+    """A table per robustune concurrency (runs before ``--concurrency`` attacked one example at a time)."""
+    runs: dict[int, list[dict]] = {}
     for path, _ in files:
-        for recipe, sides in json.loads(path.read_text(encoding="utf-8"))["recipes"].items():
+        run = json.loads(path.read_text(encoding="utf-8"))
+        runs.setdefault(run.get("concurrency", 1), []).append(run)
+    tables = []
+    for concurrency, group in runs.items():
+        rows, checks = [], []
+        for recipe, sides in [item for run in group for item in run["recipes"].items()]:
             ours = sides["robustune"]
             for side, f in sides.items():
                 name = _SIDES.get(side, side)
+                if side == "robustune" and concurrency > 1:
+                    name += f", {concurrency} examples side by side"
                 if f.get("partial"):
                     name += f" (stopped at {f['timeout_s']:.0f} s)"
                 ratio = "" if side == "robustune" else f"{f['ratio_vs_robustune']:.2f}"
@@ -187,15 +196,20 @@ def _comparison(files: list[tuple[Path, dict]]) -> list[dict]:
             if ours.get("overturned") is not None:
                 checks.append(f"{recipe} {ours['overturned']} of {ours['counts']['successful']} "
                               f"({ours['avg_exact_queries']:.2f} fp32 checks/example)")
-    notes = ("Success rate: succeeded ÷ (succeeded + failed), %; skipped: rows the victim misclassifies already. "
-             "Texts: sent to the victim / requested by the search (cache hits included; TextAttack's queries). "
-             "A side stopped at its timeout is measured on the rows it finished, and its ratio uses robustune's "
-             "seconds on those rows. bf16 flips overturned by the fp32 check: " + "; ".join(checks) + ". "
-             "Load: the 1-minute load average before–after the side.")
-    return [{"title": "robustune against TextAttack 0.3.11, same victim and rows",
-             "columns": ["recipe", "side", "rows attacked", "success rate % (succ/failed/skipped)",
-                         "texts sent / requested per example", "s/example", "TextAttack s ÷ robustune s", "load"],
-             "rows": rows, "notes": notes}]
+        notes = ("Success rate: succeeded ÷ (succeeded + failed), %; skipped: rows the victim misclassifies already. "
+                 "Texts: sent to the victim / requested by the search (cache hits included; TextAttack's queries). "
+                 "A side stopped at its timeout is measured on the rows it finished, and its ratio uses robustune's "
+                 "seconds on those rows. bf16 flips overturned by the fp32 check: " + "; ".join(checks) + ". "
+                 "Load: the 1-minute load average before–after the side.")
+        title = "robustune against TextAttack 0.3.11, same victim and rows" + (
+            f" (robustune attacking {concurrency} examples side by side; an example's seconds are its share)"
+            if concurrency > 1 else " (robustune attacking one example at a time)")
+        tables.append({"title": title,
+                       "columns": ["recipe", "side", "rows attacked", "success rate % (succ/failed/skipped)",
+                                   "texts sent / requested per example", "s/example", "TextAttack s ÷ robustune s",
+                                   "load"],
+                       "rows": rows, "notes": notes})
+    return tables
 
 
 def _variant(command: list[str]) -> str:
