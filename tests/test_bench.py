@@ -249,6 +249,19 @@ def test_setting_lists_expand_into_the_cross_product(toy_csv, tiny_encoder, tmp_
     assert any(c.kind == "peer" and c.setting == "bd-lr0.001-clean" for c in cells)
 
 
+def test_a_method_limited_to_some_seeds_runs_on_those_alone(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, seeds=[1, 2], peers=[], settings=[{"name": "rich", "max_train_samples": 40}],
+                      methods=["vanilla", {"name": "knn-bert", "seeds": [2]}])
+    cells = expand(load_config(write_config(tmp_path, raw)))
+    trained = [(c.method, c.seed) for c in cells if c.kind == "train"]
+    assert trained == [("vanilla", 1), ("vanilla", 2), ("knn-bert", 2)]
+    assert [(c.method, c.seed) for c in cells if c.kind == "attack"] == trained  # its attacks follow it
+    raw["methods"][1]["seeds"] = [3]
+    path = write_config(tmp_path, raw)
+    with pytest.raises(RobustuneError, match=r"methods\[1\]\.seeds\[0\]: seed 3 is not one of the bench's seeds"):
+        load_config(path)
+
+
 @pytest.mark.parametrize("change, key", [
     ({"settings": [{"name": "x", "poisoner": "nope"}]}, "settings[0].poisoner"),
     ({"settings": [{"name": "x", "adversarial": "nope"}]}, "settings[0].adversarial"),

@@ -26,7 +26,9 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
 
 A method's ``train`` sets the adversarial-augmentation fields of TrainConfig (``adversarial``,
 ``adversarial_fraction``, ``adversarial_query_budget``) for its cells only: word-level adversarial
-training is then a row of its own (give it a ``label``).
+training is then a row of its own (give it a ``label``). A method's (or peer's) ``settings: [...]``
+and ``seeds: [...]`` limit it to those settings and those of the bench's seeds (a costly method
+measured on fewer seeds: its rows show which).
 
 **Staged methods and ablations** are methods with params and a label:
 ``{name: three-phase, label: cl-ft, params: {phases: cl}}``; each phase's seconds are in the cost.
@@ -115,6 +117,7 @@ class MethodSpec:
     label: str | None = None  # the name in tables; default: the method name
     settings: list[str] | None = None  # only these settings (None: all)
     train: dict = field(default_factory=dict)  # METHOD_TRAIN_KEYS for this method's cells
+    seeds: list[int] | None = None  # only these of the bench's seeds (None: all)
 
     @property
     def display(self) -> str:
@@ -307,13 +310,15 @@ def _settings(r: _Reader, raw, poisoners: list[str]) -> list[SettingSpec]:
     return out
 
 
-def _methods(r: _Reader, raw, key: str, known: dict, settings: list[str], required: bool) -> list[MethodSpec]:
+def _methods(r: _Reader, raw, key: str, known: dict, settings: list[str], seeds: list[int],
+             required: bool) -> list[MethodSpec]:
     out = []
     for i, item in enumerate(r.listing(raw, key, required=required)):
         k = f"{key}[{i}]"
         if isinstance(item, str):
             item = {"name": item}
-        item = r.mapping(item, k, ("name", "params", "label", "settings") + (("train",) if key == "methods" else ()))
+        item = r.mapping(item, k, ("name", "params", "label", "settings", "seeds")
+                         + (("train",) if key == "methods" else ()))
         if item.get("name") not in known:
             r.fail(f"{k}.name", f"unknown {key[:-1]} {item.get('name')!r}; choose one of {', '.join(known)}")
         params = r.mapping(item.get("params") or {}, f"{k}.params", tuple(item.get("params") or {}))
@@ -325,6 +330,11 @@ def _methods(r: _Reader, raw, key: str, known: dict, settings: list[str], requir
                           r.names(item.get("settings"), f"{k}.settings"),
                           _method_train(r, item.get("train"), f"{k}.train"))
         _known_names(r, spec.settings, settings, f"{k}.settings", "setting")
+        if item.get("seeds") is not None:
+            spec.seeds = [r.typed(s, f"{k}.seeds[{j}]", int) for j, s in enumerate(r.listing(item["seeds"], f"{k}.seeds"))]
+            for j, seed in enumerate(spec.seeds):
+                if seed not in seeds:
+                    r.fail(f"{k}.seeds[{j}]", f"seed {seed} is not one of the bench's seeds ({seeds})")
         out.append(spec)
     return out
 
@@ -457,8 +467,8 @@ def parse_config(raw, path: str | Path) -> BenchConfig:
     setting_names = [s.name for s in settings]
     seeds = [r.typed(s, f"seeds[{i}]", int) for i, s in enumerate(r.listing(raw["seeds"], "seeds"))]
     _unique(r, [str(s) for s in seeds], "seeds")
-    methods = _methods(r, raw["methods"], "methods", METHODS, setting_names, required=True)
-    peers = _methods(r, raw.get("peers"), "peers", PEERS, setting_names, required=False)
+    methods = _methods(r, raw["methods"], "methods", METHODS, setting_names, seeds, required=True)
+    peers = _methods(r, raw.get("peers"), "peers", PEERS, setting_names, seeds, required=False)
     _unique(r, [m.display for m in methods + peers], "methods/peers (give one a 'label')")
     makers = [m.display for m in methods] + [p.display for p in peers if PEERS[p.name].makes_model]
     attacks = _attacks(r, raw.get("attacks"), setting_names, makers)

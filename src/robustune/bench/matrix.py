@@ -98,7 +98,7 @@ def expand(config: BenchConfig) -> list[Cell]:
                     poisoned.add(poisoner)
                     cells.append(_poison_cell(config, poisoner))
                 for m in config.methods:
-                    if _applies(m, setting):
+                    if _applies(m, setting) and (m.seeds is None or seed in m.seeds):
                         project = (m.display in config.report.projection_methods
                                    and setting.name == config.report.projection_setting and seed == config.seeds[0])
                         spec = {"kind": TRAIN, "train_config": _train_config(config, dataset, setting, m.name,
@@ -111,7 +111,7 @@ def expand(config: BenchConfig) -> list[Cell]:
                         models.append(Cell(TRAIN, m.display, dataset.name, setting.name, seed, spec=spec))
                 for p in [] if poisoner else config.peers:
                     peer = PEERS[p.name]
-                    if _applies(p, setting, peer.few_shot_only):
+                    if _applies(p, setting, peer.few_shot_only) and (p.seeds is None or seed in p.seeds):
                         spec = {"kind": PEER, "peer": p.name, "params": p.params,
                                 "train_config": _train_config(config, dataset, setting, "vanilla", {}, seed),
                                 "test": test}
