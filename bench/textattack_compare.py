@@ -17,7 +17,7 @@ asked to have scored, cache hits included (TextAttack's ``num_queries``; robustu
 The TextAttack recipes and the parts that had to differ offline are described in
 ``bench/textattack_side.py``. ``--robustune-only`` runs robustune's side alone (the same sample and
 warm-up), and ``--option KEY=VALUE`` passes a setting to robustune's recipe builders, e.g.
-``--option per_edit=2`` for deepwordbug with two edits of each kind. ``--concurrency N`` (default 8)
+``--option per_edit=2`` for deepwordbug with two edits of each kind. ``--concurrency N`` (default 64)
 is robustune's ``attack --concurrency``: N examples side by side in shared forwards, each example's
 seconds its share of the run's (TextAttack attacks one example at a time). ``--textattack-no-cache``
 turns TextAttack's model-output cache off (TextAttack 0.3.11's goal functions cache by default).
@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from robustune.attacks import RECIPES, build_recipe, load_victim, run_attack
-from robustune.attacks.concurrent import DEFAULT_CONCURRENCY
+from robustune.attacks.concurrent import ATTACK_BATCH_SIZE, DEFAULT_CONCURRENCY
 from robustune.attacks.constraints import stop_words
 from robustune.attacks.runner import label_ids, sample_indices
 from robustune.data import load_source
@@ -119,7 +119,7 @@ def forward_ms(victim, texts: list[str], repeats: int = 20) -> float:
 
 
 def run_robustune(args, recipe: str, data, indices: list[int], warm: int, out: Path) -> dict:
-    victim = load_victim(args.model, precision=args.precision)
+    victim = load_victim(args.model, batch_size=args.batch_size, precision=args.precision)
     attack = build_recipe(recipe, seed=args.seed, mlm=args.mlm, precision=args.precision, **dict(args.option))
     attack.attack(victim, data.texts[warm], label_ids(data, victim.label_names)[warm])  # lazy loads
     before = load()
@@ -197,6 +197,8 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                    help=f"robustune's examples attacked side by side (default: {DEFAULT_CONCURRENCY}; an "
                         "example's seconds are then its share of the run's)")
+    p.add_argument("--batch-size", type=int, default=ATTACK_BATCH_SIZE,
+                   help=f"robustune's texts per model forward (robustune attack --batch-size; default: {ATTACK_BATCH_SIZE})")
     p.add_argument("--robustune-only", action="store_true",
                    help="attack with robustune only (its side of an earlier comparison, or an ablation)")
     p.add_argument("--textattack-wrappers", default="dynamic,stock",
@@ -228,7 +230,7 @@ def main() -> None:
     texts = [data.texts[i] for i in indices]
     check = {"texts": texts, "probs": victim.exact(texts).tolist()}  # robustune's fp32 probabilities
     comparison = {"inprocess_forward_ms_32": forward_ms(victim, texts), "precision": victim.precision,
-                  "concurrency": args.concurrency,
+                  "concurrency": args.concurrency, "batch_size": args.batch_size,
                   "cpu_threads": os.cpu_count(), "recipes": {}}
     del victim
     wrappers = [] if args.robustune_only else args.textattack_wrappers.split(",")
@@ -266,7 +268,8 @@ def print_table(comparison: dict, n: int, args) -> None:
         "robustune only" if args.robustune_only else "TextAttack stopped, versions not recorded"
     cache = "" if args.robustune_only else f"TextAttack cache {'off' if args.textattack_no_cache else 'on'}; "
     print(f"\n{n} examples of {args.data}, victim {args.model}; {versions}; {cache}options {dict(args.option)}; "
-          f"robustune precision {comparison['precision']}, concurrency {comparison.get('concurrency', 1)}; "
+          f"robustune precision {comparison['precision']}, concurrency {comparison.get('concurrency', 1)}, "
+          f"batch size {comparison.get('batch_size', 64)}; "
           f"in-process 32-text forward "
           f"{comparison['inprocess_forward_ms_32']:.1f} ms\n")
     print("| recipe | side | success rate (succ/failed/skipped) | perturbed words % | texts sent to the victim/example | "

@@ -42,7 +42,7 @@ class Victim:
     (bf16); None when ``predict_proba`` is exact. ``precision`` names what ``predict_proba`` computes in.
     """
 
-    def __init__(self, predict_proba: ProbabilityFn, label_names: Sequence[str], batch_size: int = 64,
+    def __init__(self, predict_proba: ProbabilityFn, label_names: Sequence[str], batch_size: int = 128,
                  exact_proba: ProbabilityFn | None = None, precision: str = "fp32",
                  forwards_per_query: int = 1):
         self.predict_proba = predict_proba
@@ -110,7 +110,7 @@ def resolve_precision(precision: str, device) -> str:
     return precision
 
 
-def torch_victim(predict: Callable, model, label_names, batch_size: int = 64, precision: str = "auto",
+def torch_victim(predict: Callable, model, label_names, batch_size: int = 128, precision: str = "auto",
                  forwards_per_query: int = 1) -> Victim:
     """A Victim of a torch ``model``: ``predict(model, texts) -> (N, K)`` in fp32, and where
     ``precision`` asks for it a fast path that runs ``predict`` on a bf16 copy of the model under
@@ -156,7 +156,7 @@ def _hf_sequence_classifier(source: str, batch_size: int, precision: str) -> Vic
     return torch_victim(predict_proba, model, names, batch_size, precision)
 
 
-def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int = 64,
+def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int = 128,
                 precision: str = "auto") -> Victim:
     """A :class:`Victim` from a robustune model dir, an HF model dir/id, a RobustClassifier or a callable.
 

@@ -41,7 +41,7 @@ schedule, a setting may set ``adversarial`` (a recipe: adversarial training), ``
 
 **Several victims per attack**: an attack applies to the models of every method and peer (or of
 ``methods: [...]``) in its settings. An attack entry takes ``recipe``, ``num_examples``, ``seed``,
-``query_budget``, ``mlm`` and ``concurrency`` (examples attacked side by side, default 8:
+``query_budget``, ``mlm`` and ``concurrency`` (examples attacked side by side, default 64:
 ``robustune attack --concurrency``).
 
 **The backdoor chain** (arXiv 2108.13888) — poison → victim fine-tuning → trigger evaluation::

@@ -11,7 +11,7 @@ from .common import (add_data_arguments, add_progress_argument, add_vote_argumen
 
 def add_parser(sub):
     from ..attacks import RECIPES
-    from ..attacks.concurrent import DEFAULT_CONCURRENCY
+    from ..attacks.concurrent import ATTACK_BATCH_SIZE, DEFAULT_CONCURRENCY
 
     p = sub.add_parser("attack", help="measure robustness with an adversarial attack",
                        description="Attack a model on labelled data with a word-, piece- or "
@@ -29,7 +29,8 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
     p.add_argument("--mlm", help="bert-attack, pieces-zh, chars-zh: masked LM folder or hub id (default: the one "
                    "`robustune mlm build` made; for the Chinese recipes the one built to <cache>/mlm/zh)")
-    p.add_argument("--batch-size", type=int, default=64, help="texts per model forward (default: 64)")
+    p.add_argument("--batch-size", type=int, default=ATTACK_BATCH_SIZE,
+                   help=f"texts per model forward (default: {ATTACK_BATCH_SIZE})")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                    help="examples attacked side by side, their queries scored together in shared model "
                         "forwards: fuller batches, the same results up to the bf16 search's last bits "
