@@ -464,7 +464,7 @@ def test_table_converters_draw_script_outputs(tmp_path):
         "command": ["bench/textattack_compare.py", "--robustune-only", "--option", "per_edit=2"]}))
     (tmp_path / "fp32.json").write_text(json.dumps({
         "recipes": {"deepwordbug": {"robustune": _ta_side(74, 12, 14, 0.11, 22.4)}},
-        "command": ["bench/textattack_compare.py", "--precision", "fp32"]}))
+        "command": ["bench/textattack_compare.py", "--precision", "fp32", "--concurrency", "1"]}))
     (tmp_path / "fwd.txt").write_text(
         "256 texts of /somewhere/test.tsv, 25.2 tokens/text; peaks\nlimit: bf16 0.68 ms/text\n\n"
         "| batch | bf16 / limit |\n|---|---|\n| 4 | 5.99 |\n| 128 | 3.51 |\n")
@@ -492,7 +492,7 @@ def test_table_converters_draw_script_outputs(tmp_path):
     tables = [tables[0]] + tables[2:]
     assert tables[1]["columns"] == ["batch", "bf16 / limit"] and tables[1]["rows"] == [["4", "5.99"], ["128", "3.51"]]
     assert "/somewhere" not in tables[1]["notes"] and "25.2 tokens/text" in tables[1]["notes"]
-    assert [r[1] for r in tables[2]["rows"]] == ["defaults", "per_edit=2", "fp32 search"]
+    assert [r[1] for r in tables[2]["rows"]] == ["defaults", "per_edit=2", "fp32 search, concurrency 1"]
     assert [r[5] for r in tables[2]["rows"]] == ["1.00", "1.20", "1.10"]  # s ÷ the same code's defaults
     assert tables[2]["rows"][1][2] == "89.5 (77/9/14)"
     assert tables[3]["rows"][0][0] == "ranmask (mask_rate 0.3, vote_samples 9)"

@@ -38,10 +38,10 @@ import numpy as np
 from .victim import Victim
 
 FAST, EXACT = "fast", "exact"
-# Searches side by side by default: on a 2-core CPU, 8 / 16 / 32 / 64 of them (victim batches of 64,
-# 128, 128, 128) attacked 100 SST-2 rows with deepwordbug in 0.054 / 0.040 / 0.036 / 0.032 s per
-# example and with textfooler in 0.233 / 0.182 / 0.174 / 0.169 s (BENCHMARKS.md, "Attack speed
-# against TextAttack"). A search's state is a few cached scores, so many cost little memory.
+# Searches side by side by default: on a 2-core CPU, 1, 8, 32 and 64 of them side by side attack 100
+# SST-2 rows ever faster, 64 (with victim batches of 128) about 1.9x faster than one at a time with
+# deepwordbug (BENCHMARKS.md, "Attack speed against TextAttack"). A search's state is a few cached
+# scores, so many cost little memory.
 DEFAULT_CONCURRENCY = 64
 # Texts per victim forward when attacking: bf16 on a CPU keeps getting cheaper per text up to 128.
 ATTACK_BATCH_SIZE = 128

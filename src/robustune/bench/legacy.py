@@ -212,11 +212,16 @@ def _comparison(files: list[tuple[Path, dict]]) -> list[dict]:
     return tables
 
 
+_VARIANT_FLAGS = {"--option": "{}", "--precision": "{} search", "--concurrency": "concurrency {}",
+                  "--batch-size": "batch size {}"}
+
+
 def _variant(command: list[str]) -> str:
-    """The settings a run changed from the defaults: its ``--option`` and ``--precision`` arguments."""
+    """The settings a run changed from the defaults: its ``--option``, ``--precision``, ``--concurrency``
+    and ``--batch-size`` arguments."""
     pairs = zip(command, command[1:])
-    return ", ".join(value if flag == "--option" else f"{value} search" for flag, value in pairs
-                     if flag in ("--option", "--precision")) or "defaults"
+    return ", ".join(_VARIANT_FLAGS[flag].format(value) for flag, value in pairs if flag in _VARIANT_FLAGS) \
+        or "defaults"
 
 
 def _ablations(files: list[tuple[Path, dict]]) -> list[dict]:

@@ -19,9 +19,12 @@ cross-entropy and K ascent steps per batch:
 Defaults (TextDefender's FreeLB++ settings, from its code): α = 0.03, σ = 0.05, ε = 0; K = 10 is the
 FreeLB++ step count, ``adv_steps`` defaults to it. A step costs K forward and backward passes:
 measured 5.0× vanilla's step at K = 5 and 8.1× at K = 10 (MiniLM, CPU; bench/step_time.py). The
-pilot measurement of issue 23 (bench/results/robustness-pilot/) used K = 5 (2,000 SST-2 rows,
-1 epoch) to fit 2 shared CPU cores: clean accuracy kept, +5 points under textfooler on 100 rows,
-one seed; the study config (bench/configs/robustness.yaml) uses K = 10.
+pilot (bench/results/robustness-pilot/: K = 5, 2,000 SST-2 rows, 1 epoch, one seed) kept clean
+accuracy and gained 5 points under textfooler on 100 rows. With these defaults (K = 10) on 4,000 rows
+for 2 epochs (bench/configs/robustness-sst2.yaml, one seed) it gained 6.5 / 3 / 11.5 points under
+textfooler / bert-attack / deepwordbug but lost 4.7 points of clean accuracy, its adversarial loss
+near chance all through training: on the 6-layer MiniLM these BERT-base step sizes look too large
+(smaller ``adv_lr`` or a norm bound is the next thing to measure).
 
 How the K backward passes fit the one Trainer (training/trainer.py does one backward on the loss a
 method returns): the method runs the first K−1 backward passes itself, inside ``forward``, through
