@@ -47,11 +47,15 @@ from robustune.atomic import FAULT_KILL_AT, FAULT_LOG
 
 # Wall-clock figures, which no resume can (or should) reproduce.
 _TIMING = ("runtime", "per_second", "seconds", "wall", "load_average", "finished", "peak_rss", "flos")
+# An attacked example's share of the forwards it shared with the examples running beside it
+# (attacks/concurrent.py): a resumed run puts other examples beside it.
+_SHARES = ("forwards",)
 
 
 def _untimed(value):
     if isinstance(value, dict):
-        return {k: _untimed(v) for k, v in value.items() if not any(t in k for t in _TIMING)}
+        return {k: _untimed(v) for k, v in value.items()
+                if not any(t in k for t in _TIMING) and k not in _SHARES}
     if isinstance(value, list):
         return [_untimed(v) for v in value]
     return value
