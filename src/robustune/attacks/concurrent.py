@@ -1,7 +1,7 @@
 """Attack several examples at once, their victim queries scored together in shared forwards.
 
 One greedy search sends the victim a few texts at a time (deepwordbug: about 4 per word), and on a
-CPU a bf16 forward costs about 2.5× as much per text in batches of 4 as in batches of 128. :func:`attack_many` runs
+CPU a bf16 forward costs 1.6–2.5× as much per text in batches of 4 as in batches of 128. :func:`attack_many` runs
 ``concurrency`` searches side by side, each in a thread of its own, and lets the victim run only
 when every running search is waiting for scores: then the texts of all of them go through one
 call of the victim (sorted by length and cut into its batches, as always), and each search gets
@@ -63,7 +63,6 @@ class Lane:
         self.precision = victim.precision
         self.forwards_per_query = victim.forwards_per_query
         self.has_fast_path = victim.has_fast_path
-        self.queries = 0
         self.forwards = 0.0
         self.seconds = 0.0  # of the victim's time
         self.wall = 0.0  # of the wall time
@@ -83,11 +82,11 @@ class SharedVictim:
     """Rounds of scoring over the lanes of the running searches. Every method is called with
     ``self.turn`` held (the lock the searches take turns on)."""
 
-    def __init__(self, victim: Victim):
+    def __init__(self, victim: Victim, workers: int):
         self.victim = victim
         self.turn = threading.Condition()
         self.lanes: list[Lane] = []  # the running searches
-        self.workers = 0  # threads that may still start a search: a round waits for them all
+        self.workers = workers  # threads that may still start a search: a round waits for them all
         self.pending: dict[Lane, tuple[str, list[str]]] = {}
         self.results: dict[Lane, np.ndarray] = {}
         self.error: BaseException | None = None
@@ -162,7 +161,6 @@ class SharedVictim:
                 share = len(lane_texts) / len(texts)
                 lane.forwards += forwards * share
                 lane.seconds += seconds * share
-                lane.queries += len(lane_texts)
                 self.results[lane] = scores[start:start + len(lane_texts)]
                 start += len(lane_texts)
         self._tick()
@@ -178,15 +176,15 @@ def attack_many(attack, victim: Victim, items: Iterable[tuple[str, int]],
         for text, label in items:
             yield attack.attack(victim, text, label)
         return
-    shared = SharedVictim(victim)
+    workers = min(concurrency, len(items))
+    shared = SharedVictim(victim, workers)
     results: dict[int, object] = {}
     queue = iter(range(len(items)))
-    done = threading.Event()
 
     def work() -> None:
         with shared.turn:
             try:
-                while shared.error is None and not done.is_set():
+                while shared.error is None:
                     i = next(queue, None)
                     if i is None:
                         break
@@ -207,8 +205,6 @@ def attack_many(attack, victim: Victim, items: Iterable[tuple[str, int]],
                     pass
                 shared.turn.notify_all()
 
-    workers = min(concurrency, len(items))
-    shared.workers = workers
     threads = [threading.Thread(target=work, daemon=True, name=f"robustune-attack-{k}") for k in range(workers)]
     for thread in threads:
         thread.start()
@@ -222,8 +218,7 @@ def attack_many(attack, victim: Victim, items: Iterable[tuple[str, int]],
                 result = results.pop(i)
             yield result
     finally:
-        done.set()  # the caller stopped early or failed: start no more examples
-        with shared.turn:
-            shared.fail(shared.error or _Aborted())  # wake every waiting search so the threads end
+        with shared.turn:  # finished, failed or stopped early: no search starts or waits any more
+            shared.fail(shared.error or _Aborted())
         for thread in threads:
             thread.join()
