@@ -47,6 +47,24 @@ def test_respects_the_modification_budget_and_is_seeded():
     assert c.queries <= 9
 
 
+def test_draws_do_not_depend_on_the_order_or_concurrency_of_examples():
+    from robustune.attacks.concurrent import attack_many
+
+    items = [("a good and fun film", 1), ("great fun , good film", 1), ("good movie , great fun", 1),
+             ("fun and good", 1)]
+
+    def run(order, concurrency):
+        victim = load_victim(lexicon_proba, ["negative", "positive"])
+        results = list(attack_many(_attack(samples=4, seed=5), victim, [items[i] for i in order], concurrency))
+        return {items[i][0]: r.adversarial for i, r in zip(order, results)}
+
+    alone = run([0, 1, 2, 3], 1)
+    assert run([3, 2, 1, 0], 1) == alone and run([0, 1, 2, 3], 4) == alone
+    search, text = RandomSampling(samples=4, seed=5), WordText.from_text(items[0][0])
+    first, again = search._generator(text).random(4), search._generator(text).random(4)
+    assert not np.allclose(first, again)  # attacked again (the next epoch): fresh draws
+
+
 def test_skips_misclassified_and_fails_without_substitutes():
     victim = load_victim(lexicon_proba, ["negative", "positive"])
     assert _attack().attack(victim, "a bad film", label=1).status == "skipped"
@@ -80,11 +98,11 @@ def test_cli_flags_and_errors(tiny_encoder, toy_csv, tmp_path, capsys):
 
 
 def test_samples_perturb_a_random_number_of_words():
-    search = RandomSampling(samples=1, seed=0)
+    rng = np.random.default_rng(0)
     text = WordText.from_text("good fun film great good fun")
     rules = [RepeatModification(), MaxModificationRate(1.0)]
     proposals = {i: table(text, i) for i in range(len(text))}
-    counts = {len(search._sample(text, list(range(len(text))), proposals, rules)[1]) for _ in range(60)}
+    counts = {len(RandomSampling._sample(rng, text, list(range(len(text))), proposals, rules)[1]) for _ in range(60)}
     assert len(counts) >= 4 and max(counts) <= len(text)  # k drawn from 1..n, not always the budget
 
 

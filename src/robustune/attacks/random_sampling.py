@@ -16,11 +16,15 @@ for the ranking plus one per substitute tried.
 
 Deviation: Ivgi & Berant sample online, at every training step; robustune's adversarial augmentation
 (training/adversarial.py) refreshes its adversarial examples at the start of every epoch, and this
-search is the cheap option for that refresh. Draws come from a generator seeded once per search
-object (``seed``), so a run is reproducible for a given order of examples.
+search is the cheap option for that refresh. An example's draws come from a generator seeded by
+(``seed``, its text, how many times this search has drawn for that text), so they do not depend on
+the order of the examples or on how many are attacked side by side (attacks/concurrent.py), and an
+example attacked again (the next epoch) gets fresh draws.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 
@@ -36,19 +40,28 @@ class RandomSampling:
         if samples < 1:
             raise RobustuneError(f"random sampling needs samples >= 1, got {samples}")
         self.samples = samples
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self._draws: dict[str, int] = {}  # per text: how many times this search has drawn for it
 
-    def _sample(self, text: WordText, positions: list[int], proposals: dict[int, list], rules: list):
+    def _generator(self, text: WordText) -> np.random.Generator:
+        key = str(text)
+        draws = self._draws.get(key, 0)
+        self._draws[key] = draws + 1
+        return np.random.default_rng([self.seed, zlib.crc32(key.encode()), draws])
+
+    @staticmethod
+    def _sample(rng: np.random.Generator, text: WordText, positions: list[int], proposals: dict[int, list],
+                rules: list):
         """One random perturbation: (the text, the positions it modifies)."""
         state = SearchState(text, text)
-        k = int(self.rng.integers(1, len(positions) + 1))
-        for position in self.rng.permutation(positions).tolist():
+        k = int(rng.integers(1, len(positions) + 1))
+        for position in rng.permutation(positions).tolist():
             if len(state.modified) >= k:
                 break
             options = proposals[position]
             if not options:
                 continue
-            choice = options[int(self.rng.integers(len(options)))]
+            choice = options[int(rng.integers(len(options)))]
             span = choice if isinstance(choice, Span) else Span(choice, 1)
             covered = list(range(position, position + span.length))
             if position + span.length > len(state.current) or not positions_allowed(rules, state, covered):
@@ -72,9 +85,9 @@ class RandomSampling:
         positions = [i for i in positions if proposals[i]]
         if not positions:
             return SearchOutcome("failed", text, probs, reason="no substitutes")
-        drawn = {}
+        drawn, rng = {}, self._generator(text)
         for _ in range(self.samples):
-            candidate, modified = self._sample(text, positions, proposals, position_rules)
+            candidate, modified = self._sample(rng, text, positions, proposals, position_rules)
             if modified and str(candidate) not in drawn:
                 drawn[str(candidate)] = (candidate, modified)
         candidates = [c for c, _ in drawn.values()]
