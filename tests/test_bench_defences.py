@@ -29,7 +29,7 @@ def _config(toy_csv: Path, tiny_encoder: str, **overrides) -> dict:
                     {"name": "ranmask", "params": {"mask_rate": 0.2, "vote_samples": 3}},
                     {"name": "vanilla", "label": "vanilla-adv",
                      "train": {"adversarial": "deepwordbug", "adversarial_fraction": 0.25,
-                               "adversarial_query_budget": 20}}],
+                               "adversarial_query_budget": 20, "epochs": 3}}],
         "attacks": [{"recipe": "deepwordbug", "num_examples": 3}],
         "report": {"projection_methods": ["vanilla"], "projection_rows": 10},
     }
@@ -57,6 +57,7 @@ def test_bench_trains_and_attacks_the_defences(toy_csv, tiny_encoder, tmp_path):
     adv = json.loads((out / cells["toy__rich__vanilla-adv__seed1"].folder / "model" / "config.json").read_text())
     assert adv["robustune"]["training"]["adversarial"] == "deepwordbug"
     assert adv["robustune"]["training"]["adversarial_query_budget"] == 20
+    assert adv["robustune"]["training"]["epochs"] == 3 and freelb["robustune"]["training"]["epochs"] == 2
 
     # The attack on the ranmask cell attacked the smoothed model: 3 forwards per query.
     attack = out / cells["toy__rich__ranmask__seed1__deepwordbug"].folder / "attack"
@@ -79,7 +80,7 @@ def test_bench_trains_and_attacks_the_defences(toy_csv, tiny_encoder, tmp_path):
 
 
 @pytest.mark.parametrize("train,key", [({"adversarial": "nope"}, "methods[1].train.adversarial"),
-                                       ({"epochs": 3}, "methods[1].train.epochs"),
+                                       ({"epochs": 0}, "methods[1].train.epochs"),
                                        ({"adversarial_query_budget": 0}, "methods[1].train.adversarial_query_budget")])
 def test_bad_method_train_names_file_and_key(toy_csv, tiny_encoder, tmp_path, train, key):
     raw = _config(toy_csv, tiny_encoder, methods=["vanilla", {"name": "vanilla", "label": "adv", "train": train}])

@@ -138,7 +138,8 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
     out = Path(output_dir)
     examples_path = out / EXAMPLES
     run = {"recipe": attack.name, "num_examples": num_examples, "seed": seed, "data": data.origin,
-           "query_budget": attack.query_budget, "precision": victim.precision, **(run_info or {})}
+           "query_budget": attack.query_budget, "precision": victim.precision,
+           **({"compiled": True} if getattr(victim, "compiled", False) else {}), **(run_info or {})}
     if examples_path.exists() and not resume:
         raise RobustuneError(f"{out}: already holds an attack run; pass --resume to continue it, "
                              "or choose another --output")
@@ -173,6 +174,8 @@ def run_attack(attack: Attack, victim: Victim, data: TextDataset, output_dir: st
             bar.set_postfix(success=sum(r["status"] == "successful" for r in records))
     summary = summarize(records, victim.precision)
     summary["recipe"] = attack.name
+    if getattr(victim, "compiled", False):
+        summary["compiled"] = True
     write_json(out / SUMMARY, summary)
     write_report(out / REPORT, summary, records, victim.label_names, f"{attack.name} attack on {data.origin}",
                  attack.segment)

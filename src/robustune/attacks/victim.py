@@ -16,12 +16,21 @@ exact model. The texts of a call are sorted by length before they are cut into b
 ``batch_size``, so a batch pads its texts to a similar length (the order of the result is the
 caller's).
 
+**Compiling the fast path** (``compile=True``, ``robustune attack --compile``): the bf16 copy's encoder
+is compiled by ``torch.compile`` (inductor, dynamic shapes, frozen weights: oneDNN's prepacked bf16
+matmuls with the bias, GELU and layer norm fused around them) with the eager attention kernels, which
+inductor fuses and which at an attack's 20-40 tokens are several times faster than PyTorch's CPU flash
+attention. It needs a C++ compiler and costs 15-40 s of compilation at the first forward (cached on
+disk for the next run), so it pays on long attacks (hundreds of examples, ranmask's N forwards per
+query), not on short ones; measured in bench/forward_batch.py. Off by default.
+
 ``forwards_per_query`` is what one scored text costs the model in encoder forwards: 1, or N for a
 smoothed model that votes over N random variants of each text (ranmask).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -44,10 +53,11 @@ class Victim:
 
     def __init__(self, predict_proba: ProbabilityFn, label_names: Sequence[str], batch_size: int = 128,
                  exact_proba: ProbabilityFn | None = None, precision: str = "fp32",
-                 forwards_per_query: int = 1):
+                 forwards_per_query: int = 1, compiled: bool = False):
         self.predict_proba = predict_proba
         self.exact_proba = exact_proba
         self.precision = precision
+        self.compiled = compiled  # whether predict_proba runs a torch.compile'd model
         self.forwards_per_query = forwards_per_query
         self.label_names = list(label_names)
         self.batch_size = batch_size
@@ -111,11 +121,13 @@ def resolve_precision(precision: str, device) -> str:
 
 
 def torch_victim(predict: Callable, model, label_names, batch_size: int = 128, precision: str = "auto",
-                 forwards_per_query: int = 1) -> Victim:
+                 forwards_per_query: int = 1, compile: bool = False) -> Victim:
     """A Victim of a torch ``model``: ``predict(model, texts) -> (N, K)`` in fp32, and where
     ``precision`` asks for it a fast path that runs ``predict`` on a bf16 copy of the model under
     autocast (the copy's weights are cast once: autocast alone casts every weight at every forward,
-    which costs more than the matmuls on the small batches of an attack)."""
+    which costs more than the matmuls on the small batches of an attack). ``compile``: the fast path's
+    copy is compiled (:func:`compile_encoder`; the model's ``encoder`` where it has one, else the whole
+    model); with ``precision="fp32"`` the search's fp32 model is compiled, and the exact forward stays eager."""
     import copy
 
     import torch
@@ -123,19 +135,58 @@ def torch_victim(predict: Callable, model, label_names, batch_size: int = 128, p
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)
     exact = lambda texts: predict(model, texts)  # noqa: E731
-    if precision == "fp32":
+    if precision == "fp32" and not compile:
         return Victim(exact, label_names, batch_size, forwards_per_query=forwards_per_query)
-    fast_model = copy.deepcopy(model).to(torch.bfloat16)
+    fast_model = copy.deepcopy(model).to(torch.bfloat16 if precision == "bf16" else torch.float32)
+    contexts = []  # entered around every fast forward
+    if precision == "bf16":
+        contexts.append(lambda: torch.autocast(device.type, dtype=torch.bfloat16))
+    if compile:
+        fast_model = compile_encoder(fast_model)
+        contexts.append(_inference_compile_settings)
 
     def fast(texts: list[str]) -> np.ndarray:
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with contextlib.ExitStack() as stack:
+            for context in contexts:
+                stack.enter_context(context())
             return predict(fast_model, texts)
 
     return Victim(fast, label_names, batch_size, exact_proba=exact, precision=precision,
-                  forwards_per_query=forwards_per_query)
+                  forwards_per_query=forwards_per_query, compiled=compile)
 
 
-def _hf_sequence_classifier(source: str, batch_size: int, precision: str) -> Victim:
+def compile_encoder(model):
+    """``model`` with its ``encoder`` (or, without one, itself) compiled for inference by ``torch.compile``
+    (dynamic shapes) with eager attention; the compilation itself happens at the first forward.
+    Raises a RobustuneError where no C++ compiler is found (inductor needs one on CPU)."""
+    import torch
+
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except Exception as err:  # noqa: BLE001 -- inductor's error names the compilers it looked for
+        raise RobustuneError(f"compiling the victim needs a C++ compiler (g++ or clang++ on PATH): {err}") from None
+    target = getattr(model, "encoder", model)
+    if hasattr(target, "set_attn_implementation"):
+        # Inductor fuses the eager attention's matmul-softmax-matmul; the CPU flash kernel it would otherwise
+        # call is tuned for long sequences and costs several times more at an attack's 20-40 tokens.
+        target.set_attn_implementation("eager")
+    compiled = torch.compile(target, dynamic=True)
+    if target is model:
+        return compiled
+    model.encoder = compiled
+    return model
+
+
+def _inference_compile_settings():
+    """Inductor settings for an inference-only model: frozen weights (constant-folded and prepacked)."""
+    import torch._inductor.config as inductor
+
+    return inductor.patch(freezing=True)
+
+
+def _hf_sequence_classifier(source: str, batch_size: int, precision: str, compile: bool) -> Victim:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -153,15 +204,16 @@ def _hf_sequence_classifier(source: str, batch_size: int, precision: str) -> Vic
         batch = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
         return torch.softmax(net(**batch).logits.float(), dim=-1).numpy()
 
-    return torch_victim(predict_proba, model, names, batch_size, precision)
+    return torch_victim(predict_proba, model, names, batch_size, precision, compile=compile)
 
 
 def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int = 128,
-                precision: str = "auto") -> Victim:
+                precision: str = "auto", compile: bool = False) -> Victim:
     """A :class:`Victim` from a robustune model dir, an HF model dir/id, a RobustClassifier or a callable.
 
     ``precision``: ``auto`` (bf16 search with fp32 verification where the hardware has native bf16),
-    ``bf16`` or ``fp32``; a callable victim is used as it is.
+    ``bf16`` or ``fp32``; ``compile``: compile the search's model (see the module docstring); a
+    callable victim is used as it is.
     """
     from ..modeling import RobustClassifier
 
@@ -169,15 +221,19 @@ def load_victim(model, label_names: Sequence[str] | None = None, batch_size: int
         return model
     if isinstance(model, RobustClassifier):
         return torch_victim(lambda net, texts: net.predict_proba(texts, batch_size=batch_size), model,
-                            model.label_names, batch_size, precision, forwards_per_query=model.forwards_per_text)
+                            model.label_names, batch_size, precision, forwards_per_query=model.forwards_per_text,
+                            compile=compile)
     if callable(model):
         if label_names is None:
             raise RobustuneError("a function victim needs label_names")
+        if compile:
+            raise RobustuneError("compile applies to a torch model; a function victim is used as it is")
         return Victim(model, label_names, batch_size)
     source = str(model)
     config = Path(source) / "config.json"
     if config.is_file() and "robustune" in json.loads(config.read_text()):
-        return load_victim(RobustClassifier.from_pretrained(source), batch_size=batch_size, precision=precision)
+        return load_victim(RobustClassifier.from_pretrained(source), batch_size=batch_size, precision=precision,
+                           compile=compile)
     if Path(source).exists() and not config.is_file():
         raise RobustuneError(f"{source}: not a model directory (no config.json)")
-    return _hf_sequence_classifier(source, batch_size, precision)
+    return _hf_sequence_classifier(source, batch_size, precision, compile)

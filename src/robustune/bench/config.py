@@ -41,8 +41,8 @@ schedule, a setting may set ``adversarial`` (a recipe: adversarial training), ``
 
 **Several victims per attack**: an attack applies to the models of every method and peer (or of
 ``methods: [...]``) in its settings. An attack entry takes ``recipe``, ``num_examples``, ``seed``,
-``query_budget``, ``mlm`` and ``concurrency`` (examples attacked side by side, default 64:
-``robustune attack --concurrency``).
+``query_budget``, ``mlm``, ``concurrency`` (examples attacked side by side, default 64:
+``robustune attack --concurrency``) and ``compile`` (``robustune attack --compile``, default false).
 
 **The backdoor chain** (arXiv 2108.13888) — poison → victim fine-tuning → trigger evaluation::
 
@@ -79,9 +79,10 @@ from ..errors import RobustuneError
 SAMPLING_KEYS = ("max_train_samples", "shots", "imbalance", "minority", "label_noise")
 SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "max_length", "pooling", "bf16",
                  "adversarial", "adversarial_fraction", "adversarial_query_budget", "reinit_top_layers")
-#: TrainConfig fields a method entry may set for its own cells (word-level adversarial training).
+#: TrainConfig fields a method entry may set for its own cells: word-level adversarial training, and the
+#: number of epochs (adversarial training attacks at the start of every epoch after the first).
 METHOD_TRAIN_KEYS = ("adversarial", "adversarial_fraction", "adversarial_query_budget", "adversarial_search",
-                     "adversarial_samples")
+                     "adversarial_samples", "epochs")
 CLEAN = "clean"  # a setting's poisoner: the unpoisoned encoder
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # names become folder names
 
@@ -132,6 +133,7 @@ class AttackSpec:
     query_budget: int | None = None
     mlm: str | None = None  # bert-attack's masked LM (None: the one `robustune mlm build` made)
     concurrency: int = DEFAULT_CONCURRENCY  # examples attacked side by side, sharing the model's forwards
+    compile: bool = False  # torch.compile the search's model (long attacks)
     settings: list[str] | None = None  # attack the models of these settings (None: all)
     methods: list[str] | None = None  # ... of these methods/peers (None: all that make a model)
 
@@ -361,6 +363,8 @@ def _method_train(r: _Reader, raw, key: str) -> dict:
     if "adversarial_samples" in raw:
         out["adversarial_samples"] = r.typed(raw["adversarial_samples"], f"{key}.adversarial_samples", int,
                                              positive=True)
+    if "epochs" in raw:
+        out["epochs"] = r.typed(raw["epochs"], f"{key}.epochs", float, positive=True)
     return out
 
 
@@ -383,6 +387,7 @@ def _attacks(r: _Reader, raw, settings: list[str], makers: list[str]) -> list[At
             mlm=r.source(item["mlm"], f"{k}.mlm") if item.get("mlm") is not None else None,
             concurrency=r.typed(item.get("concurrency", DEFAULT_CONCURRENCY), f"{k}.concurrency", int,
                                 positive=True),
+            compile=r.typed(item.get("compile", False), f"{k}.compile", bool),
             settings=r.names(item.get("settings"), f"{k}.settings"),
             methods=r.names(item.get("methods"), f"{k}.methods"))
         _known_names(r, spec.settings, settings, f"{k}.settings", "setting")

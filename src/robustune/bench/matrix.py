@@ -124,7 +124,8 @@ def expand(config: BenchConfig) -> list[Cell]:
                                 a.methods is None or model.method in a.methods):
                             spec = {"kind": ATTACK, "model_cell": model.folder, "recipe": a.recipe,
                                     "num_examples": a.num_examples, "seed": a.seed, "query_budget": a.query_budget, "mlm": a.mlm,
-                                    "concurrency": a.concurrency, "test": test}
+                                    "concurrency": a.concurrency, "test": test,
+                                    **({"compile": True} if a.compile else {})}
                             cells.append(Cell(ATTACK, model.method, dataset.name, setting.name, seed, a.recipe,
                                               spec=spec))
     return cells

@@ -113,7 +113,7 @@ def run_attack_cell(spec: dict, folder: Path, progress: bool) -> dict:
     from ..attacks import build_recipe, load_victim, run_attack
 
     bench_dir = folder.parents[1]
-    victim = load_victim(str(bench_dir / spec["model_cell"] / MODEL))
+    victim = load_victim(str(bench_dir / spec["model_cell"] / MODEL), compile=spec.get("compile", False))
     attack = build_recipe(spec["recipe"], query_budget=spec["query_budget"], seed=spec["seed"], mlm=spec["mlm"])
     # run_attack's own resume: an interrupted attack cell continues after its last finished example.
     summary = run_attack(attack, victim, load_test(spec["test"]), folder / "attack",
