@@ -114,6 +114,27 @@ def test_candidate_constraints(tiny_encoder):
     assert list(MaxEditDistance(1).keep(original, [original.replace(1, "goad"), original.replace(1, "bad")])) == \
         [True, False]
     assert check_all([StopWords(), MaxModificationRate(0.4)], original, other, {1})
+
+
+def test_sentence_similarity_cache_trimming_keeps_the_texts_of_the_call():
+    """An original text cached long ago and trimmed out while its new candidates are added is still
+    scored (a long adversarial-training run once failed here with a KeyError)."""
+    sim = SentenceSimilarity(threshold=0.5, precision="fp32")
+    sim.cache_limit, sim.cache_keep = 4, 2
+    encoded = []
+
+    def encode(texts, exact):  # a fake encoder: unit vectors that depend on the text's length only
+        encoded.extend(texts)
+        return np.stack([np.array([np.cos(len(t)), np.sin(len(t))]) for t in texts])
+
+    sim._encode = encode
+    original = WordText.from_text("a good film")
+    first = sim.similarity(original, [original.replace(1, "fine")])
+    later = sim.similarity(original, [original.replace(1, w) for w in ("great", "nice", "neat", "swell")])
+    assert first.shape == (1,) and later.shape == (4,)
+    np.testing.assert_allclose(later[0], np.cos(len("a great film") - len("a good film")))
+    assert encoded.count("a good film") == 1  # the original came from the cache, then was trimmed
+    assert len(sim._cache) <= sim.cache_limit
     assert not check_all([StopWords()], original, original.replace(0, "the"), {0})
 
 

@@ -522,3 +522,9 @@ def test_committed_benchmarks_md_is_what_the_committed_results_generate(tmp_path
     assert main(["bench", "--studies", str(root / "bench" / "results"), "--markdown", str(out)]) == 0
     assert out.read_text() == (root / "BENCHMARKS.md").read_text(), \
         "regenerate it: robustune bench --studies bench/results --markdown BENCHMARKS.md"
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "bench" / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_study_config_parses(path):
+    assert expand(load_config(path))  # bundled dataset names and the keys each study uses are all valid

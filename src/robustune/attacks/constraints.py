@@ -130,6 +130,8 @@ class SentenceSimilarity(CandidateConstraint):
     test sentences, bf16 moved MiniLM's cosine by 0.0019 on average and 0.0075 at most). Embeddings are cached per text.
     """
 
+    cache_limit, cache_keep = 50_000, 10_000  # past cache_limit texts, the cache keeps its newest cache_keep
+
     def __init__(self, threshold: float = 0.8, encoder: str | None = None, batch_size: int = 64,
                  precision: str = "auto", band: float = 0.02, lazy: bool = False):
         from ..assets import default_encoder
@@ -166,12 +168,16 @@ class SentenceSimilarity(CandidateConstraint):
     def embed(self, texts: list[str], exact: bool = False) -> np.ndarray:
         """(N, D) unit vectors, cached per text; ``exact``: in fp32 whatever the precision."""
         exact = exact or self.precision == "fp32"
-        new = list(dict.fromkeys(t for t in texts if (t, exact) not in self._cache))
+        # This call's vectors are gathered before the cache is trimmed: trimming may drop a text of this
+        # very call that was cached long ago (an original text an attack keeps coming back to).
+        found = {t: self._cache[(t, exact)] for t in texts if (t, exact) in self._cache}
+        new = list(dict.fromkeys(t for t in texts if t not in found))
         if new:
-            self._cache.update(((t, exact), v) for t, v in zip(new, self._encode(new, exact)))
-            if len(self._cache) > 50_000:  # bound memory on long runs; the search reuses recent texts
-                self._cache = dict(list(self._cache.items())[-10_000:])
-        return np.stack([self._cache[(t, exact)] for t in texts])
+            found.update(zip(new, self._encode(new, exact)))
+            self._cache.update(((t, exact), found[t]) for t in new)
+            if len(self._cache) > self.cache_limit:  # bound memory on long runs; the search reuses recent texts
+                self._cache = dict(list(self._cache.items())[-self.cache_keep:])
+        return np.stack([found[t] for t in texts])
 
     def similarity(self, original: WordText, candidates: list[WordText], exact: bool = False) -> np.ndarray:
         vectors = self.embed([str(original)] + [str(c) for c in candidates], exact)  # (1 + N, D)
@@ -201,27 +207,25 @@ class MaskedLMSimilarity(SentenceSimilarity):
         self.threshold, self.batch_size, self.max_length = threshold, batch_size, max_length
         self.tokenizer, self.model = tokenizer, model
         self.precision = "fp32"  # no fast path: the MLM's cosines run close together (see pieces_zh)
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[tuple[str, bool], np.ndarray] = {}
         self.encoder_name = getattr(model, "name_or_path", "masked LM")
 
-    def embed(self, texts: list[str], exact: bool = False) -> np.ndarray:
+    def _encode(self, texts: list[str], exact: bool) -> np.ndarray:
         import torch
 
         from ..modeling.pooling import pool
 
-        new = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        for start in range(0, len(new), self.batch_size):
-            chunk = new[start:start + self.batch_size]
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start:start + self.batch_size]
             enc = self.tokenizer(chunk, truncation=True, max_length=min(self.max_length, self.tokenizer.model_max_length),
                                  padding=True, return_tensors="pt")
             with torch.inference_mode():
                 # The encoder alone (base_model): the vocabulary projection is not needed here.
                 hidden = self.model.base_model(**enc).last_hidden_state.float()  # (B, T, H)
             vectors = pool(hidden, enc["attention_mask"], "mean").numpy()  # (B, H)
-            self._cache.update(zip(chunk, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
-        if len(self._cache) > 50_000:
-            self._cache = dict(list(self._cache.items())[-10_000:])
-        return np.stack([self._cache[t] for t in texts])
+            out.append(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+        return np.concatenate(out)  # (N, H)
 
 
 class MaxEditDistance(CandidateConstraint):
