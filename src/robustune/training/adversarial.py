@@ -23,6 +23,11 @@ hardest kept. It costs at most S + 1 queries per example instead of the greedy s
 in Ivgi & Berant, the slot then takes the hardest sample even when it does not flip the label (the
 greedy search keeps A2T's rule: successful attacks only).
 
+Measured on SST-2 (4,000 rows, MiniLM, one seed; BENCHMARKS.md "Word-level adversarial training with
+more rounds"): four epochs with every row re-attacked by random sampling each epoch cost 1.3 points of
+clean accuracy and kept 9.5 / 6 points more accuracy than vanilla under textfooler / bert-attack; the
+greedy search on half of the rows, for the same training time, did less (−2.8 clean, +8 / +4.5).
+
 Usage::
 
     robustune train --data sst2/train.tsv --adversarial deepwordbug --adversarial-fraction 0.2 --epochs 3 ...
