@@ -13,6 +13,20 @@ from robustune.attacks.concurrent import attack_many
 from robustune.errors import RobustuneError
 from robustune.modeling import RobustClassifier
 
+
+def _has_cxx() -> bool:
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+# Compiling needs a C++ compiler; without one only the error it gives is tested.
+needs_cxx = pytest.mark.skipif(not _has_cxx(), reason="torch.compile on CPU needs a C++ compiler (g++ or clang++)")
+
 NAMES = ["negative", "positive"]
 TEXTS = ["a good and fun film", "the plot was dull", "great acting", "it was bad", "bad", "a long, slow and "
          "tedious film with a dull plot and no acting to speak of"]
@@ -23,6 +37,7 @@ def classifier(tiny_encoder):
     return RobustClassifier.from_encoder(tiny_encoder, robustune.modeling.ModelSettings(label_names=NAMES))
 
 
+@needs_cxx
 def test_compiled_victim_scores_like_the_eager_model(classifier):
     from torch._dynamo.utils import counters
 
@@ -39,6 +54,7 @@ def test_compiled_victim_scores_like_the_eager_model(classifier):
     assert not hasattr(classifier.encoder, "_orig_mod")
 
 
+@needs_cxx
 def test_compiled_victim_gives_the_same_attack_results_from_worker_threads(classifier):
     items = [(t, i % 2) for i, t in enumerate(TEXTS[:4])]
     eager = list(attack_many(build_recipe("deepwordbug", seed=0), load_victim(classifier, precision="fp32"), items, 1))
@@ -66,6 +82,7 @@ def test_compile_without_a_cpp_compiler_says_so(classifier, monkeypatch):
         load_victim(classifier, precision="fp32", compile=True)
 
 
+@needs_cxx
 def test_compiled_hf_sequence_classifier_scores_like_the_eager_one(tiny_encoder, tmp_path):
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
@@ -77,6 +94,7 @@ def test_compiled_hf_sequence_classifier_scores_like_the_eager_one(tiny_encoder,
     np.testing.assert_allclose(compiled(TEXTS), eager(TEXTS), atol=1e-5)
 
 
+@needs_cxx
 def test_cli_attack_compile_is_recorded(classifier, toy_csv, tmp_path):
     import json
 
