@@ -114,7 +114,8 @@ def main() -> None:
         for name, victim in victims.items():
             spent, forwards = seconds(victim, texts, batch)
             rows.setdefault(batch, {})[name] = (1000 * spent / len(texts), 1000 * spent / forwards)
-        peak = {key: max(value, again) for (key, value), again in zip(peak.items(), measure_peaks().values())}
+        again = measure_peaks()
+        peak = {key: max(value, again[key]) for key, value in peak.items()}
     limits = {"fp32": 1000 * flops / peak["encoder fp32"] / len(texts),
               "fast": 1000 * flops / peak[f"encoder {fast}"] / len(texts)}
     square_limit = 1000 * flops / peak[f"square {fast}"] / len(texts)

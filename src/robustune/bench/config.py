@@ -25,8 +25,9 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
     report: {projection_methods: [vanilla, knn-bert], projection_setting: rich, projection_rows: 500}
 
 A method's ``train`` sets the adversarial-augmentation fields of TrainConfig (``adversarial``,
-``adversarial_fraction``, ``adversarial_query_budget``) for its cells only: word-level adversarial
-training is then a row of its own (give it a ``label``). A method's (or peer's) ``settings: [...]``
+``adversarial_fraction``, ``adversarial_query_budget``, ``adversarial_search``, ``adversarial_samples``)
+and ``epochs`` for its cells only: word-level adversarial training is then a row of its own (give it
+a ``label``), with as many attack rounds as it has epochs after the first. A method's (or peer's) ``settings: [...]``
 and ``seeds: [...]`` limit it to those settings and those of the bench's seeds (a costly method
 measured on fewer seeds: its rows show which).
 

@@ -40,8 +40,9 @@ def add_parser(sub):
                         "else fp32), bf16 or fp32. Every label flip a bf16 search finds is checked with the "
                         "fp32 model, so the reported results are the fp32 model's (default: auto)")
     p.add_argument("--compile", action="store_true",
-                   help="compile the search's model with torch.compile: faster forwards after 15-40 s of "
-                        "compilation at the start, so for long attacks; needs a C++ compiler (default: off)")
+                   help="compile the search's model with torch.compile: faster forwards after a compilation at "
+                        "the start (about 25 s for MiniLM on 2 CPU cores), so for long attacks; needs a C++ "
+                        "compiler (default: off)")
     add_data_arguments(p)
     add_vote_arguments(p)
     add_progress_argument(p)
