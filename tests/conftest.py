@@ -42,3 +42,17 @@ def toy_csv(tmp_path) -> Path:
     path.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in toy_rows()))
     return path
 
+
+class CountingEncoder(torch.nn.Module):
+    """Wraps the encoder and counts the sequences it encodes."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.inner = encoder
+        self.sequences = 0
+        self.config = encoder.config
+
+    def forward(self, **kwargs):
+        self.sequences += (kwargs.get("input_ids") if kwargs.get("input_ids") is not None
+                           else kwargs["inputs_embeds"]).shape[0]
+        return self.inner(**kwargs)

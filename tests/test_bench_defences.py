@@ -1,5 +1,5 @@
-"""robustune bench with the defences of issue 23: freelb and ranmask cells (their parameters reach training),
-an attack on a ranmask cell that attacks the smoothed model, a word-level adversarial-training row, the
+"""robustune bench with the defences of issue 23: freelb, ranmask and safer cells (their parameters reach
+training), attacks on the ranmask and safer cells that attack the smoothed models, a word-level adversarial-training row, the
 robustness config of the study, and the bad-config errors of a method's ``train``."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def _config(toy_csv: Path, tiny_encoder: str, **overrides) -> dict:
         "settings": [{"name": "rich", "max_train_samples": 32}],
         "methods": ["vanilla", {"name": "freelb", "params": {"adv_steps": 2, "adv_lr": 0.1}},
                     {"name": "ranmask", "params": {"mask_rate": 0.2, "vote_samples": 3}},
+                    {"name": "safer", "params": {"synonyms": 4, "vote_samples": 5}},
                     {"name": "vanilla", "label": "vanilla-adv",
                      "train": {"adversarial": "deepwordbug", "adversarial_fraction": 0.25,
                                "adversarial_query_budget": 20, "epochs": 3}}],
@@ -47,13 +48,15 @@ def test_bench_trains_and_attacks_the_defences(toy_csv, tiny_encoder, tmp_path):
     config = load_config(_write(tmp_path, _config(toy_csv, tiny_encoder)))
     out = tmp_path / "bench"
     results = run_bench(config, out, isolation="inline", progress=False)
-    assert results["finished_cells"] == results["total_cells"] == 8
+    assert results["finished_cells"] == results["total_cells"] == 10
 
     cells = {c.id: c for c in expand(config)}
     freelb = json.loads((out / cells["toy__rich__freelb__seed1"].folder / "model" / "config.json").read_text())
     assert freelb["robustune"]["method_params"]["adv_steps"] == 2
     ranmask = RobustClassifier.from_pretrained(out / cells["toy__rich__ranmask__seed1"].folder / "model")
     assert ranmask.smoothing.samples == 3 and ranmask.smoothing.mask_rate == 0.2
+    safer = RobustClassifier.from_pretrained(out / cells["toy__rich__safer__seed1"].folder / "model")
+    assert safer.smoothing.kind == "substitution-vote" and safer.smoothing.samples == 5
     adv = json.loads((out / cells["toy__rich__vanilla-adv__seed1"].folder / "model" / "config.json").read_text())
     assert adv["robustune"]["training"]["adversarial"] == "deepwordbug"
     assert adv["robustune"]["training"]["adversarial_query_budget"] == 20
@@ -70,6 +73,8 @@ def test_bench_trains_and_attacks_the_defences(toy_csv, tiny_encoder, tmp_path):
     rows = {(r["method"], r["recipe"]): r for r in saved["robustness"]}
     assert rows[("ranmask", "deepwordbug")]["avg_model_forwards"]["mean"] == pytest.approx(
         3 * rows[("ranmask", "deepwordbug")]["avg_queries"]["mean"])
+    assert rows[("safer", "deepwordbug")]["avg_model_forwards"]["mean"] == pytest.approx(
+        5 * rows[("safer", "deepwordbug")]["avg_queries"]["mean"])
     assert rows[("vanilla", "deepwordbug")]["avg_model_forwards"]["mean"] == pytest.approx(
         rows[("vanilla", "deepwordbug")]["avg_queries"]["mean"])
     training = {r["method"]: r for r in saved["aggregates"]}
@@ -100,11 +105,11 @@ def test_robustness_study_config_parses(tmp_path):
         (tmp_path / f"{dataset['name']}.csv").write_text("text,label\na good film,pos\na bad film,neg\n")
         dataset.update(train=str(tmp_path / f"{dataset['name']}.csv"), test=str(tmp_path / f"{dataset['name']}.csv"))
     config = load_config(_write(tmp_path, raw))
-    assert [m.display for m in config.methods] == ["vanilla", "smart", "knn-bert", "freelb", "ranmask",
+    assert [m.display for m in config.methods] == ["vanilla", "smart", "knn-bert", "freelb", "ranmask", "safer",
                                                    "vanilla-adv-textfooler"]
     assert {a.recipe for a in config.attacks} == {"textfooler", "bert-attack", "deepwordbug"}
     assert all(a.num_examples == 200 for a in config.attacks) and config.seeds == [1, 2]
     cells = expand(config)
     adv = next(c for c in cells if c.method == "vanilla-adv-textfooler" and c.recipe is None)
     assert adv.spec["train_config"]["adversarial"] == "textfooler" and adv.spec["train_config"]["method"] == "vanilla"
-    assert len(cells) == 2 * 2 * 6 * 4  # seeds × datasets × methods × (training + 3 attacks)
+    assert len(cells) == 2 * 2 * 7 * 4  # seeds × datasets × methods × (training + 3 attacks)

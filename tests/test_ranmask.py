@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import robustune
+from conftest import CountingEncoder
 from robustune import RobustClassifier, RobustuneError
 from robustune.attacks import Attack, load_victim, run_attack
 from robustune.attacks.constraints import RepeatModification, StopWords
@@ -122,24 +123,9 @@ def test_unknown_smoothing_in_config_is_a_clear_error(ranmask_model, tmp_path):
         RobustClassifier.from_pretrained(bad)
 
 
-class _CountingEncoder(torch.nn.Module):
-    """Wraps the encoder and counts the sequences it encodes."""
-
-    def __init__(self, encoder):
-        super().__init__()
-        self.inner = encoder
-        self.sequences = 0
-        self.config = encoder.config
-
-    def forward(self, **kwargs):
-        self.sequences += (kwargs.get("input_ids") if kwargs.get("input_ids") is not None
-                           else kwargs["inputs_embeds"]).shape[0]
-        return self.inner(**kwargs)
-
-
 def test_attack_on_ranmask_counts_n_forwards_per_query(ranmask_model, tmp_path):
     model = RobustClassifier.from_pretrained(ranmask_model[0])
-    counter = _CountingEncoder(model.encoder)
+    counter = CountingEncoder(model.encoder)
     model.encoder = counter
     victim = load_victim(model, precision="fp32")  # the counted model is the one searched (no bf16 copy)
     assert victim.forwards_per_query == 8

@@ -22,11 +22,11 @@ matmuls with the bias, GELU and layer norm fused around them) with the eager att
 inductor fuses and which at an attack's 20-40 tokens are several times faster than PyTorch's CPU flash
 attention. It needs a C++ compiler and costs compilation at the first forward (about 25 s for MiniLM on
 2 CPU cores; inductor caches its kernels on disk for the next run), so it pays on long attacks
-(hundreds of examples, ranmask's N forwards per query), not on short ones: 1.2-1.7x faster bf16
+(hundreds of examples, a smoothed model's N forwards per query), not on short ones: 1.2-1.7x faster bf16
 forwards at 32-128 texts per forward (bench/forward_batch.py). Off by default.
 
 ``forwards_per_query`` is what one scored text costs the model in encoder forwards: 1, or N for a
-smoothed model that votes over N random variants of each text (ranmask).
+smoothed model that votes over N random variants of each text (ranmask, safer).
 """
 
 from __future__ import annotations

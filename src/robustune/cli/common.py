@@ -44,11 +44,11 @@ def apply_knn_arguments(model, args) -> None:
 
 
 def add_vote_arguments(parser) -> None:
-    g = parser.add_argument_group("randomised smoothing (models that predict by a vote, e.g. ranmask: override "
+    g = parser.add_argument_group("randomised smoothing (models that predict by a vote, ranmask and safer: override "
                                   "their saved settings)")
-    g.add_argument("--vote-samples", type=int, metavar="N", help="masked copies per prediction (N forwards each)")
-    g.add_argument("--mask-rate", type=float, help="share of the tokens masked in each copy")
-    g.add_argument("--vote-seed", type=int, help="seed of the per-input maskings")
+    g.add_argument("--vote-samples", type=int, metavar="N", help="random copies per prediction (N forwards each)")
+    g.add_argument("--mask-rate", type=float, help="ranmask: share of the tokens masked in each copy")
+    g.add_argument("--vote-seed", type=int, help="seed of the per-input copies")
 
 
 def vote_overrides(args) -> dict:

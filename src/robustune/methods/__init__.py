@@ -12,6 +12,7 @@ from .freelb import FreeLB
 from .knn_bert import KNNBert
 from .match_tuning import MatchTuning
 from .ranmask import RanMask
+from .safer import Safer
 from .scl import SCL
 from .smart import Smart
 from .three_phase import Joint, ThreePhase
@@ -27,6 +28,7 @@ METHODS: dict[str, type[Method]] = {
     Joint.name: Joint,
     FreeLB.name: FreeLB,
     RanMask.name: RanMask,
+    Safer.name: Safer,
 }
 
 

@@ -23,7 +23,7 @@ from ..atomic import save_folder
 from ..errors import RobustuneError
 from .head import ClassificationHead, HeadSpec
 from .pooling import POOLINGS, pool
-from .smoothing import smoothing_from_dict
+from .smoothing import TENSOR_PREFIX as SMOOTHING_PREFIX, smoothing_from_dict
 
 WEIGHTS_NAME = "model.safetensors"
 
@@ -79,8 +79,8 @@ class RobustClassifier(nn.Module):
         # A KNN datastore (knn.KNNDatastore) over the training set, set by a method's finalize or on
         # loading; a plain attribute, not a submodule, so that training checkpoints do not carry it.
         self.knn = None
-        # Randomised smoothing (smoothing.MaskVote), set by a method's finalize or from the saved config:
-        # when set, predictions are its vote over random variants of each input.
+        # Randomised smoothing (smoothing.MaskVote, smoothing.SubstitutionVote), set by a method's finalize
+        # or from the saved config: when set, predictions are its vote over random variants of each input.
         self.smoothing = None
 
     # ---- construction -------------------------------------------------------------------------
@@ -167,18 +167,14 @@ class RobustClassifier(nn.Module):
         return self.base_probabilities(batch)
 
     def _smoothed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        mask_id = self.tokenizer.mask_token_id
-        if mask_id is None:
-            raise RobustuneError("this model's tokenizer has no mask token; its smoothing cannot mask inputs")
-        return self.smoothing.probabilities(batch, self.base_probabilities, self.num_labels, mask_id,
-                                            self.tokenizer.all_special_ids)
+        return self.smoothing.probabilities(batch, self.base_probabilities, self.num_labels, self.tokenizer)
 
     def configure_smoothing(self, **overrides) -> None:
-        """Override the saved vote's settings (``samples``, ``mask_rate``, ``seed``; None keeps one)."""
+        """Override the saved vote's settings (``samples``, ``seed``, a mask vote's ``mask_rate``; None keeps one)."""
         if self.smoothing is None:
             raise RobustuneError("the model is not smoothed; vote settings do not apply")
         values = {**self.smoothing.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
-        self.smoothing = smoothing_from_dict(values, "vote settings")
+        self.smoothing = smoothing_from_dict(values, "vote settings", self.smoothing.tensors())
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return self.tokenizer(list(texts), truncation=True, max_length=self.settings.max_length,
@@ -231,8 +227,11 @@ class RobustClassifier(nn.Module):
 
     # ---- persistence --------------------------------------------------------------------------
     def extra_tensors(self) -> dict[str, torch.Tensor]:
-        """Tensors saved beside the weights: the KNN datastore, when there is one."""
-        return self.knn.tensors() if self.knn is not None else {}
+        """Tensors saved beside the weights: the KNN datastore and the smoothing's tables, when there are."""
+        out = self.knn.tensors() if self.knn is not None else {}
+        if self.smoothing is not None:
+            out.update({SMOOTHING_PREFIX + k: v for k, v in self.smoothing.tensors().items()})
+        return out
 
     def load_extra_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         from ..knn import KNNDatastore
@@ -305,9 +304,13 @@ class RobustClassifier(nn.Module):
         rest = {k: v for k, v in state.items() if not k.startswith(prefix) and not k.startswith("head.")}
         model.encoder.load_state_dict(enc_state)
         model.head.load_state_dict(head_state)
-        model.load_extra_tensors(rest)
+        smoothing = {k[len(SMOOTHING_PREFIX):]: v for k, v in rest.items() if k.startswith(SMOOTHING_PREFIX)}
+        model.load_extra_tensors({k: v for k, v in rest.items() if not k.startswith(SMOOTHING_PREFIX)})
         if settings.knn and model.knn is None:
             raise RobustuneError(f"{directory}: config.json describes a KNN datastore that {WEIGHTS_NAME} lacks")
         if settings.smoothing is not None:
-            model.smoothing = smoothing_from_dict(settings.smoothing, f"{directory}/config.json")
+            model.smoothing = smoothing_from_dict(settings.smoothing, f"{directory}/config.json", smoothing)
+        elif smoothing:
+            raise RobustuneError(f"{directory}: {WEIGHTS_NAME} holds smoothing tensors that config.json "
+                                 "does not describe")
         return model.to(device).eval()

@@ -1,23 +1,31 @@
 """Randomised smoothing at prediction time: the classifier's answer is a vote over random variants of the input.
 
 A smoothed model keeps its smoothing in its saved config (``robustune.smoothing`` in config.json,
-written by the method that trained it, e.g. ``ranmask``), so ``predict``, ``evaluate``, ``attack`` and
-the Python API all run the model a user would deploy, not a deterministic stand-in. The settings can
-be overridden after loading (:meth:`RobustClassifier.configure_smoothing`, ``--vote-samples`` ...).
+written by the method that trained it, e.g. ``ranmask`` or ``safer``; a smoothing that needs tables saves
+them in the weights file under ``smoothing.``), so ``predict``, ``evaluate``, ``attack`` and the Python API
+all run the model a user would deploy, not a deterministic stand-in. The settings can be overridden after
+loading (:meth:`RobustClassifier.configure_smoothing`, ``--vote-samples`` ...).
 
-:class:`MaskVote` is RanMASK's (Zeng, Zheng, Xu, Huang, "Certified Robustness to Text Adversarial
-Attacks by Randomized [MASK]", arXiv 2105.03743) vote: N copies of the input, each with a share ρ of
-its tokens replaced by [MASK], classified by the base model; the probabilities are the vote shares
-(the share of copies predicting each class), and the predicted label is the majority; a tie goes to
-the lower label index (argmax), so an odd N avoids ties between two classes.
+Two votes, each over N random variants of the input classified by the base model; the probabilities are
+the vote shares (the share of variants predicting each class), and the predicted label is the majority; a
+tie goes to the lower label index (argmax), so an odd N avoids ties between two classes:
 
-Reproducibility: the N maskings of an input are drawn from a generator seeded with a hash of
+- :class:`MaskVote` is RanMASK's (Zeng, Zheng, Xu, Huang, "Certified Robustness to Text Adversarial
+  Attacks by Randomized [MASK]", arXiv 2105.03743): a share ρ of the tokens replaced by [MASK].
+- :class:`SubstitutionVote` is SAFER's (Ye, Gong, Liu, "SAFER: A Structure-free Approach for Certified
+  Robustness to Adversarial Word Substitutions", ACL 2020): every word that has a perturbation set is
+  replaced by a word drawn uniformly from that set (the word itself included).
+
+Reproducibility: the N variants of an input are drawn from a generator seeded with a hash of
 (seed, the input's token ids), so a text gets the same vote in any batch, in any order, on any run —
-and a changed text (an attacker's candidate) gets fresh masks, as a deployed smoothed model would.
+and a changed text (an attacker's candidate) gets fresh variants, as a deployed smoothed model would.
 
-Deviations from RanMASK: tokens (word pieces), not whitespace words, are masked, so the masked copy
-has the input's length and masking composes with any tokenizer; exactly round(ρ·n) of the n maskable
-tokens (not special tokens, not padding) are masked per copy, as in the reference code's fixed count.
+Deviations: both work on tokens (word pieces), not whitespace words, so a variant has the input's length
+and the vote composes with the tokenizer. RanMASK masks exactly round(ρ·n) of the n maskable tokens (not
+special tokens, not padding) per copy, as in the reference code's fixed count. SAFER's substitution
+touches only words that are a single token of a WordPiece vocabulary (a token that neither starts with
+``##`` nor is followed by a ``##`` piece) and substitutes among single-token words; a word the tokenizer
+splits keeps its pieces.
 """
 
 from __future__ import annotations
@@ -64,6 +72,72 @@ def vote_shares(predictions: torch.Tensor, num_labels: int) -> torch.Tensor:
     return counts / predictions.shape[1]
 
 
+def vote(copies: torch.Tensor, batch: dict[str, torch.Tensor], samples: int, base: Callable[[dict], torch.Tensor],
+         num_labels: int) -> torch.Tensor:
+    """(B, K) vote shares of ``base`` (tokenized batch -> (b, K) probabilities) over ``copies``, (B·N, T): the
+    N variants of each row of ``batch``, row after row; the variants keep the row's other inputs."""
+    expanded = {k: v.repeat_interleave(samples, dim=0) for k, v in batch.items() if k != "input_ids"}
+    votes = []
+    for start in range(0, copies.shape[0], CHUNK):
+        part = {k: v[start:start + CHUNK] for k, v in expanded.items()}
+        votes.append(base({"input_ids": copies[start:start + CHUNK], **part}).argmax(-1))  # (b,)
+    return vote_shares(torch.cat(votes).view(-1, samples), num_labels)
+
+
+def row_generator(seed: int, ids: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Generator]:
+    """A row's real (not padding) positions, (T,) bool, and its generator, seeded from (seed, its real
+    token ids): drawn over the real tokens only, so the padding a batch adds cannot change the draw."""
+    real = attention.bool().cpu()  # (T,)
+    return real, torch.Generator().manual_seed(input_seed(seed, ids.cpu()[real].tolist()))
+
+
+def word_piece_continuations(tokenizer) -> torch.Tensor:
+    """(V,) bool: the WordPiece continuation tokens (``##...``) of ``tokenizer``'s vocabulary."""
+    vocab = tokenizer.get_vocab()
+    out = torch.zeros(max(vocab.values()) + 1, dtype=torch.bool)
+    out[[i for w, i in vocab.items() if w.startswith("##")]] = True
+    return out
+
+
+def whole_words(input_ids: torch.Tensor, attention_mask: torch.Tensor, continuation: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: tokens that are a whole word: real, not a ``##`` piece and not followed by one."""
+    piece = continuation[input_ids]  # (B, T)
+    followed = torch.zeros_like(piece)
+    followed[:, :-1] = piece[:, 1:]
+    return attention_mask.bool() & ~piece & ~followed
+
+
+def substitution_table(tokenizer, neighbours: Callable[[str], list[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """SAFER's perturbation sets over ``tokenizer``'s vocabulary, as (offsets (V+1,), candidates (E,)): the
+    set of token v is ``candidates[offsets[v]:offsets[v+1]]``, the token ids of ``neighbours(word)`` that are
+    single tokens of the vocabulary, for every alphabetic, non-special token (others have an empty set)."""
+    vocab = tokenizer.get_vocab()
+    special = set(tokenizer.all_special_ids)
+    sets: list[list[int]] = [[] for _ in range(max(vocab.values()) + 1)]
+    for word, i in vocab.items():
+        if i in special or not word.isalpha():
+            continue
+        sets[i] = list(dict.fromkeys(vocab[n] for n in neighbours(word) if vocab.get(n, i) != i))
+    offsets = torch.zeros(len(sets) + 1, dtype=torch.long)
+    offsets[1:] = torch.tensor([len(s) for s in sets]).cumsum(0)
+    candidates = torch.tensor([c for s in sets for c in s], dtype=torch.long)
+    return offsets, candidates
+
+
+def substitute_tokens(input_ids: torch.Tensor, eligible: torch.Tensor, offsets: torch.Tensor,
+                      candidates: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """(R, T) ids with every ``eligible`` token replaced by a uniform draw from its perturbation set with the
+    token itself added: a token with a set of c words keeps itself with probability 1/(c+1)."""
+    sizes = (offsets[1:] - offsets[:-1])[input_ids] * eligible  # (R, T): c per position, 0 where not eligible
+    draw = (torch.rand(input_ids.shape, generator=generator, device=input_ids.device) * (sizes + 1)).long()  # (R, T)
+    draw = torch.minimum(draw, sizes)  # rand < 1, but a float32 product can round up to sizes + 1
+    swap = draw < sizes  # draw == sizes: the token keeps itself
+    if not len(candidates):
+        return input_ids
+    picked = candidates[(offsets[input_ids] + draw).clamp(max=len(candidates) - 1)]  # (R, T)
+    return torch.where(swap, picked, input_ids)
+
+
 @dataclass
 class MaskVote:
     """RanMASK's prediction: the vote of the base classifier over ``samples`` random maskings."""
@@ -86,42 +160,107 @@ class MaskVote:
     def to_dict(self) -> dict:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
     def masked_copies(self, batch: dict[str, torch.Tensor], mask_token_id: int, special_ids: list[int]) -> torch.Tensor:
         """(B·N, T) input ids: N masked copies of each row, drawn from that row's own generator."""
         ids, attention = batch["input_ids"], batch["attention_mask"]  # (B, T)
         maskable = maskable_tokens(ids, attention, special_ids)  # (B, T)
         chosen = torch.zeros(ids.shape[0], self.samples, ids.shape[1], dtype=torch.bool)  # (B, N, T)
         for i in range(ids.shape[0]):
-            real = attention[i].bool().cpu()  # (T,)
-            generator = torch.Generator().manual_seed(input_seed(self.seed, ids[i].cpu()[real].tolist()))
-            # Drawn over the row's real tokens only, so the padding a batch adds cannot change the draw.
+            real, generator = row_generator(self.seed, ids[i], attention[i])
             sub = maskable[i].cpu()[real].expand(self.samples, -1)  # (N, L)
             chosen[i][:, real] = mask_positions(sub, self.mask_rate, generator)
         chosen = chosen.flatten(0, 1).to(ids.device)  # (B·N, T)
         return ids.repeat_interleave(self.samples, dim=0).masked_fill(chosen, mask_token_id)
 
     def probabilities(self, batch: dict[str, torch.Tensor], base: Callable[[dict], torch.Tensor], num_labels: int,
-                      mask_token_id: int, special_ids: list[int]) -> torch.Tensor:
+                      tokenizer) -> torch.Tensor:
         """(B, K) vote shares of ``base`` (tokenized batch -> (b, K) probabilities) over the masked copies."""
-        copies = self.masked_copies(batch, mask_token_id, special_ids)  # (B·N, T)
-        expanded = {k: v.repeat_interleave(self.samples, dim=0) for k, v in batch.items() if k != "input_ids"}
-        votes = []
-        for start in range(0, copies.shape[0], CHUNK):
-            part = {k: v[start:start + CHUNK] for k, v in expanded.items()}
-            votes.append(base({"input_ids": copies[start:start + CHUNK], **part}).argmax(-1))  # (b,)
-        return vote_shares(torch.cat(votes).view(-1, self.samples), num_labels)
+        if tokenizer.mask_token_id is None:
+            raise RobustuneError("this model's tokenizer has no mask token; its smoothing cannot mask inputs")
+        copies = self.masked_copies(batch, tokenizer.mask_token_id, tokenizer.all_special_ids)  # (B·N, T)
+        return vote(copies, batch, self.samples, base, num_labels)
 
 
-SMOOTHINGS: dict[str, type] = {MaskVote.kind: MaskVote}
+@dataclass
+class SubstitutionVote:
+    """SAFER's prediction: the vote of the base classifier over ``samples`` random word substitutions.
+
+    The perturbation sets (:func:`substitution_table`) and the vocabulary's ``##`` pieces are tensors
+    saved in the model's weights file; ``samples`` and ``seed`` are the settings (config.json).
+    """
+
+    kind: ClassVar[str] = "substitution-vote"
+    TENSORS: ClassVar[tuple[str, ...]] = ("offsets", "candidates", "continuation")
+    samples: int = 15
+    seed: int = 0
+    offsets: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
+    candidates: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
+    continuation: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+            raise RobustuneError(f"the vote needs samples >= 1, got {self.samples!r}")
+        if any(getattr(self, name) is None for name in self.TENSORS):
+            raise RobustuneError("a substitution vote needs its perturbation table (the smoothing.offsets, "
+                                 "smoothing.candidates and smoothing.continuation tensors of model.safetensors)")
+        if len(self.offsets) != len(self.continuation) + 1 or int(self.offsets[-1]) != len(self.candidates):
+            raise RobustuneError(f"the substitution table is inconsistent: {len(self.offsets)} offsets for a "
+                                 f"vocabulary of {len(self.continuation)}, {len(self.candidates)} candidates")
+
+    @property
+    def forwards_per_text(self) -> int:
+        return self.samples
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "samples": self.samples, "seed": self.seed}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name) for name in self.TENSORS}
+
+    def substituted_copies(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B·N, T) input ids: N substituted copies of each row, drawn from that row's own generator."""
+        ids, attention = batch["input_ids"], batch["attention_mask"]  # (B, T)
+        eligible = whole_words(ids.cpu(), attention.cpu(), self.continuation)  # (B, T)
+        copies = ids.cpu().unsqueeze(1).repeat(1, self.samples, 1)  # (B, N, T)
+        for i in range(ids.shape[0]):
+            real, generator = row_generator(self.seed, ids[i], attention[i])
+            sub = copies[i][:, real]  # (N, L)
+            copies[i][:, real] = substitute_tokens(sub, eligible[i][real].expand_as(sub), self.offsets,
+                                                   self.candidates, generator)
+        return copies.flatten(0, 1).to(ids.device)  # (B·N, T)
+
+    def probabilities(self, batch: dict[str, torch.Tensor], base: Callable[[dict], torch.Tensor], num_labels: int,
+                      tokenizer) -> torch.Tensor:
+        """(B, K) vote shares of ``base`` (tokenized batch -> (b, K) probabilities) over the substituted copies."""
+        if batch["input_ids"].max() >= len(self.continuation):
+            raise RobustuneError(f"token ids beyond the substitution table's vocabulary of {len(self.continuation)}")
+        return vote(self.substituted_copies(batch), batch, self.samples, base, num_labels)
 
 
-def smoothing_from_dict(values: dict, where: str):
-    """The smoothing a saved config describes; a clear error naming ``where`` when it is not one."""
+SMOOTHINGS: dict[str, type] = {MaskVote.kind: MaskVote, SubstitutionVote.kind: SubstitutionVote}
+#: Prefix of a smoothing's tensors in the model's weights file.
+TENSOR_PREFIX = "smoothing."
+
+
+def smoothing_from_dict(values: dict, where: str, tensors: dict[str, torch.Tensor] | None = None):
+    """The smoothing a saved config describes, with its ``tensors`` (as :meth:`tensors` returned them); a
+    clear error naming ``where`` when it is not one."""
     values = dict(values)
     kind = values.pop("kind", None)
     if kind not in SMOOTHINGS:
         raise RobustuneError(f"{where}: unknown smoothing {kind!r} (known: {', '.join(SMOOTHINGS)})")
+    cls = SMOOTHINGS[kind]
+    wanted = getattr(cls, "TENSORS", ())
+    tensors = tensors or {}
+    unexpected = sorted(set(tensors) - set(wanted))
+    if unexpected:
+        raise RobustuneError(f"{where}: tensors {unexpected} do not belong to a {kind} smoothing")
     try:
-        return SMOOTHINGS[kind](**values)
+        return cls(**values, **tensors)
     except TypeError as err:
         raise RobustuneError(f"{where}: bad {kind} settings: {err}") from None
+    except RobustuneError as err:
+        raise RobustuneError(f"{where}: {err}") from None

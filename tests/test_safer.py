@@ -1,0 +1,201 @@
+"""safer: the substitution math against a naive reference, the perturbation table, training on perturbed
+inputs, the vote (deterministic, batch-independent, shares summing to 1), save/load with its table, the
+CLI, and attacks on the smoothed model counting N forwards per query."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import robustune
+from conftest import CountingEncoder
+from robustune import RobustClassifier, RobustuneError
+from robustune.attacks import Attack, load_victim, run_attack
+from robustune.attacks.constraints import RepeatModification, StopWords
+from robustune.cli import main
+from robustune.data import TextDataset
+from robustune.methods import get_method
+from robustune.modeling.smoothing import (SubstitutionVote, substitute_tokens, substitution_table, whole_words,
+                                          word_piece_continuations)
+
+TEXTS = ["a good film", "boring and dull", "the worst film this year", "i loved this movie and the music",
+         "great fun", "an awful mess of a story"]
+
+
+@pytest.fixture(scope="module")
+def safer_model(tiny_encoder, tmp_path_factory):
+    """A tiny safer model trained on the toy task, saved; (its folder, the training csv)."""
+    from conftest import toy_rows
+
+    folder = tmp_path_factory.mktemp("safer")
+    csv = folder / "toy.csv"
+    csv.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in toy_rows()))
+    robustune.train(data=str(csv), output_dir=str(folder / "m"), model=tiny_encoder, method="safer", epochs=3,
+                    batch_size=8, lr=3e-3, seed=3, progress=False,
+                    method_params={"synonyms": 8, "vote_samples": 8, "vote_seed": 5})
+    return folder / "m", csv
+
+
+def naive_substitute(ids, eligible, sets, uniforms):
+    """One position at a time: draw j = floor(u·(c+1)) over the set plus the word itself (last)."""
+    out = ids.clone()
+    for r in range(ids.shape[0]):
+        for t in range(ids.shape[1]):
+            options = sets.get(int(ids[r, t]), []) if eligible[r, t] else []
+            j = min(int(uniforms[r, t] * (len(options) + 1)), len(options))
+            out[r, t] = options[j] if j < len(options) else ids[r, t]
+    return out
+
+
+def test_substitute_tokens_matches_a_naive_reference_and_is_uniform():
+    sets = {5: [6, 7, 8], 6: [5], 9: [10, 11]}
+    offsets = torch.tensor([0, 0, 0, 0, 0, 0, 3, 4, 4, 4, 6, 6, 6])  # vocabulary of 12
+    candidates = torch.tensor([6, 7, 8, 5, 10, 11])
+    ids = torch.tensor([[1, 5, 6, 9, 2, 0], [1, 9, 5, 5, 3, 2]])
+    eligible = torch.tensor([[0, 1, 1, 1, 0, 0], [0, 1, 0, 1, 1, 0]]).bool()
+    for seed in range(5):
+        out = substitute_tokens(ids, eligible, offsets, candidates, torch.Generator().manual_seed(seed))
+        uniforms = torch.rand(ids.shape, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(out, naive_substitute(ids, eligible, sets, uniforms))
+        assert torch.equal(out[~eligible], ids[~eligible])  # only eligible tokens move
+    many = substitute_tokens(torch.full((4000, 1), 5), torch.ones(4000, 1, dtype=torch.bool), offsets, candidates,
+                             torch.Generator().manual_seed(0))
+    counts = torch.bincount(many.flatten(), minlength=12)[[5, 6, 7, 8]].float() / 4000
+    torch.testing.assert_close(counts, torch.full((4,), 0.25), atol=0.03, rtol=0)  # the word itself is one option
+    empty = substitute_tokens(ids, eligible, torch.zeros(13, dtype=torch.long), torch.zeros(0, dtype=torch.long), None)
+    assert torch.equal(empty, ids)
+
+
+def test_whole_words_skip_pieces_and_padding():
+    continuation = torch.tensor([False] * 6 + [True, True])  # ids 6 and 7 are '##' pieces
+    ids = torch.tensor([[2, 4, 5, 6, 4, 3, 0], [2, 5, 7, 7, 3, 0, 0]])
+    attention = torch.tensor([[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 0, 0]])
+    got = whole_words(ids, attention, continuation)
+    assert got.tolist() == [[True, True, False, False, True, True, False], [True, False, False, False, True, False, False]]
+
+
+class _Vocab:
+    """A tokenizer's vocabulary interface, and nothing else."""
+
+    all_special_ids = [0, 1]
+
+    def get_vocab(self):
+        return {"[PAD]": 0, "[CLS]": 1, "good": 2, "great": 3, "fine": 4, "##s": 5, "film": 6, "a": 7, "x1": 8}
+
+
+def test_substitution_table_keeps_single_token_neighbours_only():
+    lexicon = {"good": ["great", "goodish", "fine", "good", "great"], "film": ["movie"], "[CLS]": ["good"],
+               "a": ["good"], "x1": ["good"]}
+    offsets, candidates = substitution_table(_Vocab(), lambda word: lexicon.get(word, []))
+    sets = {i: candidates[offsets[i]:offsets[i + 1]].tolist() for i in range(9)}
+    assert sets[2] == [3, 4]  # "goodish" is not a token, "good" is the word itself, duplicates dropped
+    assert sets[6] == []  # "movie" is not in the vocabulary
+    assert sets[7] == [2]  # any alphabetic token asks the neighbour function (which leaves stop-words out)
+    assert sets[1] == sets[8] == sets[5] == []  # special, non-alphabetic and '##' tokens get no set
+    assert offsets.shape == (10,) and int(offsets[-1]) == len(candidates)
+    assert word_piece_continuations(_Vocab()).nonzero().flatten().tolist() == [5]
+
+
+def test_training_substitutes_words_from_their_sets(tiny_encoder):
+    classifier = RobustClassifier.from_encoder(tiny_encoder, robustune.modeling.ModelSettings(label_names=["a", "b"]))
+    method = get_method("safer")(get_method("safer").parse_params({"synonyms": 8}))
+    method.setup(classifier, None)
+    tok = classifier.tokenizer
+    good = tok.convert_tokens_to_ids("good")
+    options = set(method._candidates[method._offsets[good]:method._offsets[good + 1]].tolist())
+    assert options and good not in options and all(tok.convert_ids_to_tokens(i).isalpha() for i in options)
+    batch = classifier.tokenize(["good"] * 64 + ["the"])
+    perturbed = method.perturbed(batch["input_ids"], batch["attention_mask"])
+    assert set(perturbed[:64, 1].tolist()) <= options | {good} and len(set(perturbed[:64, 1].tolist())) > 1
+    assert torch.equal(perturbed[:, 0], batch["input_ids"][:, 0])  # [CLS] stays
+    assert perturbed[64, 1] == batch["input_ids"][64, 1]  # a stop-word has no set
+
+
+def test_vote_is_deterministic_batch_independent_and_sums_to_one(safer_model):
+    model = RobustClassifier.from_pretrained(safer_model[0])
+    assert isinstance(model.smoothing, SubstitutionVote) and model.smoothing.samples == 8 and model.forwards_per_text == 8
+    probs = model.predict_proba(TEXTS)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-6)
+    assert set(np.round(probs.flatten() * 8, 6)) <= set(range(9))  # shares of 8 votes
+    np.testing.assert_array_equal(probs, model.predict_proba(TEXTS))  # same seed, same votes
+    np.testing.assert_array_equal(probs, np.concatenate([model.predict_proba([t]) for t in TEXTS]))
+    np.testing.assert_array_equal(probs[::-1], model.predict_proba(TEXTS[::-1], batch_size=2))
+    alone = model.smoothing.substituted_copies(model.tokenize([TEXTS[0]]))
+    mixed = model.smoothing.substituted_copies(model.tokenize(TEXTS[:3]))
+    assert torch.equal(alone, mixed[:8, : alone.shape[1]])  # a row's copies ignore the rest of the batch
+    assert len({tuple(r) for r in alone.tolist()}) > 1  # the copies differ
+    before = model.smoothing.substituted_copies(model.tokenize(TEXTS))
+    model.configure_smoothing(seed=6)
+    assert not torch.equal(before, model.smoothing.substituted_copies(model.tokenize(TEXTS)))
+    with pytest.raises(RobustuneError, match="mask_rate"):
+        model.configure_smoothing(mask_rate=0.3)  # a mask vote's setting
+
+
+def test_saved_model_reloads_with_its_table_and_predictions(safer_model, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    folder, csv = safer_model
+    model = RobustClassifier.from_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())["robustune"]
+    assert config["smoothing"] == {"kind": "substitution-vote", "samples": 8, "seed": 5}
+    model.save_pretrained(tmp_path / "again")
+    again = RobustClassifier.from_pretrained(tmp_path / "again")
+    for name, tensor in model.smoothing.tensors().items():
+        assert torch.equal(tensor, again.smoothing.tensors()[name])
+    np.testing.assert_array_equal(model.predict_proba(TEXTS), again.predict_proba(TEXTS))
+    metrics = robustune.evaluate(model, robustune.load_source(str(csv), "test"))
+    assert {"accuracy", "accuracy_linear"} <= set(metrics) and metrics["accuracy"] > 0.8
+    # a weights file without the table is a clear error, not a silently unsmoothed model
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    state = load_file(str(bad / "model.safetensors"))
+    save_file({k: v for k, v in state.items() if not k.startswith("smoothing.")}, str(bad / "model.safetensors"))
+    with pytest.raises(RobustuneError, match="perturbation table"):
+        RobustClassifier.from_pretrained(bad)
+
+
+def test_attack_on_safer_counts_n_forwards_per_query(safer_model, tmp_path):
+    model = RobustClassifier.from_pretrained(safer_model[0])
+    counter = CountingEncoder(model.encoder)
+    model.encoder = counter
+    victim = load_victim(model, precision="fp32")
+    assert victim.forwards_per_query == 8
+
+    def swap(text, position):
+        return {"good": ["bad", "awful"], "great": ["boring"], "loved": ["hated"]}.get(text.words[position], [])
+
+    data = TextDataset(["a good film", "i loved this movie", "great fun"], ["positive"] * 3, "toy",
+                       [f"row {i}" for i in range(3)])
+    run_attack(Attack(swap, [StopWords(), RepeatModification()]), victim, data, tmp_path / "a", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "a" / "examples.jsonl").read_text().splitlines()]
+    assert counter.sequences == 8 * sum(r["queries"] for r in records)  # the vote itself was attacked
+
+
+def test_cli_train_predict_attack(tiny_encoder, toy_csv, tmp_path):
+    out = tmp_path / "cli"
+    assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--method", "safer", "--output", str(out),
+                 "--epochs", "1", "--batch-size", "16", "--synonyms", "4", "--vote-samples", "4"]) == 0
+    smoothing = json.loads((out / "config.json").read_text())["robustune"]["smoothing"]
+    assert smoothing == {"kind": "substitution-vote", "samples": 4, "seed": 0}
+    assert main(["predict", "--model", str(out), "--data", str(toy_csv), "--output", str(tmp_path / "p.jsonl"),
+                 "--vote-samples", "5"]) == 0
+    for row in map(json.loads, (tmp_path / "p.jsonl").read_text().splitlines()):  # shares of 5 votes
+        assert all(abs(v * 5 - round(v * 5)) < 1e-5 for v in row["probabilities"].values())
+    assert main(["attack", "--model", str(out), "--data", str(toy_csv), "--recipe", "deepwordbug", "--num-examples", "2",
+                 "--output", str(tmp_path / "att"), "--vote-samples", "3", "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "att" / "summary.json").read_text())
+    assert summary["avg_model_forwards"] == pytest.approx(3 * summary["avg_queries"])
+
+
+def test_bad_params_and_tokenizers_are_user_errors(tiny_encoder):
+    with pytest.raises(RobustuneError, match="synonyms"):
+        get_method("safer").parse_params({"synonyms": 0})
+    with pytest.raises(RobustuneError, match="vote_samples"):
+        get_method("safer").parse_params({"vote_samples": 0})
+    classifier = RobustClassifier.from_encoder(tiny_encoder, robustune.modeling.ModelSettings(label_names=["a", "b"]))
+    classifier.tokenizer = type("NoPieces", (), {"get_vocab": lambda self: {"[PAD]": 0, "good": 1}})()
+    with pytest.raises(RobustuneError, match="WordPiece"):
+        get_method("safer")().setup(classifier, None)
