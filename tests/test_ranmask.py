@@ -60,7 +60,7 @@ def test_training_masks_inputs(tiny_encoder):
     method = get_method("ranmask")(get_method("ranmask").parse_params({"mask_rate": 0.5}))
     method.setup(classifier, None)
     batch = classifier.tokenize(["a good film and great fun", "bad"])
-    masked = method.masked(batch["input_ids"], batch["attention_mask"])
+    masked = method.altered(batch["input_ids"], batch["attention_mask"])
     mask_id = classifier.tokenizer.mask_token_id
     n_maskable = maskable_tokens(batch["input_ids"], batch["attention_mask"], classifier.tokenizer.all_special_ids).sum(1)
     assert (masked == mask_id).sum(1).tolist() == torch.round(n_maskable * 0.5).long().tolist()

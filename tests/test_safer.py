@@ -106,7 +106,7 @@ def test_training_substitutes_words_from_their_sets(tiny_encoder):
     options = set(method._candidates[method._offsets[good]:method._offsets[good + 1]].tolist())
     assert options and good not in options and all(tok.convert_ids_to_tokens(i).isalpha() for i in options)
     batch = classifier.tokenize(["good"] * 64 + ["the"])
-    perturbed = method.perturbed(batch["input_ids"], batch["attention_mask"])
+    perturbed = method.altered(batch["input_ids"], batch["attention_mask"])
     assert set(perturbed[:64, 1].tolist()) <= options | {good} and len(set(perturbed[:64, 1].tolist())) > 1
     assert torch.equal(perturbed[:, 0], batch["input_ids"][:, 0])  # [CLS] stays
     assert perturbed[64, 1] == batch["input_ids"][64, 1]  # a stop-word has no set

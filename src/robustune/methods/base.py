@@ -63,6 +63,16 @@ class Method(nn.Module):
         super().__init__()
         self.params = params if params is not None else self.Params()
         self._backward: Callable[[torch.Tensor], None] | None = None
+        # The method's own random stream (noise, masks, substitutions), so that it leaves the global random
+        # state to the Trainer: a method that draws sets ``seed`` in ``setup`` (the run's torch.initial_seed()).
+        self.seed = 0
+        self._generator: torch.Generator | None = None
+
+    def generator(self, device: torch.device) -> torch.Generator:
+        """The method's generator on ``device``, seeded with ``seed`` (a resumed run draws a fresh stream)."""
+        if self._generator is None or self._generator.device != device:
+            self._generator = torch.Generator(device).manual_seed(self.seed)
+        return self._generator
 
     def bind_backward(self, backward: Callable[[torch.Tensor], None] | None) -> None:
         """Called by the trainer with its own backward: the loss scaling (gradient accumulation) and

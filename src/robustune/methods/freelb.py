@@ -109,18 +109,11 @@ class FreeLB(Method):
                 if not ok:
                     raise ValueError(f"{message}, got {self!r}")
 
-    def __init__(self, params=None):
-        super().__init__(params)
-        self.seed = 0
-        self._generator: torch.Generator | None = None
-
     def setup(self, classifier, train_dataset) -> None:
         self.seed = torch.initial_seed()
 
     def _initial(self, mask: torch.Tensor, dim: int) -> torch.Tensor:
-        if self._generator is None or self._generator.device != mask.device:
-            self._generator = torch.Generator(mask.device).manual_seed(self.seed)
-        return initial_delta(mask, dim, self.params.adv_init, self._generator)
+        return initial_delta(mask, dim, self.params.adv_init, self.generator(mask.device))
 
     def forward(self, classifier, batch):
         p = self.params

@@ -42,14 +42,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import RobustuneError
 from ..modeling.smoothing import MaskVote, mask_positions, maskable_tokens
-from .base import Method, model_inputs
+from .input_noise import InputNoise
 
 
-class RanMask(Method):
+class RanMask(InputNoise):
     name = "ranmask"
 
     @dataclass
@@ -68,30 +67,21 @@ class RanMask(Method):
 
     def __init__(self, params=None):
         super().__init__(params)
-        self.seed = 0
-        self._generator: torch.Generator | None = None
         self._special: list[int] = []
         self._mask_id = 0
 
     def setup(self, classifier, train_dataset) -> None:
         if classifier.tokenizer.mask_token_id is None:
             raise RobustuneError("ranmask needs a tokenizer with a mask token ([MASK]); this encoder's has none")
-        self.seed = torch.initial_seed()
+        super().setup(classifier, train_dataset)
         self._special = list(classifier.tokenizer.all_special_ids)
         self._mask_id = classifier.tokenizer.mask_token_id
 
-    def masked(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def altered(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """M_ρ(x) for a batch, (B, T), from the method's seeded generator."""
-        if self._generator is None or self._generator.device != input_ids.device:
-            self._generator = torch.Generator(input_ids.device).manual_seed(self.seed)
         maskable = maskable_tokens(input_ids, attention_mask, self._special)  # (B, T)
-        chosen = mask_positions(maskable, self.params.mask_rate, self._generator)  # (B, T)
+        chosen = mask_positions(maskable, self.params.mask_rate, self.generator(input_ids.device))  # (B, T)
         return input_ids.masked_fill(chosen, self._mask_id)
-
-    def forward(self, classifier, batch):
-        inputs = model_inputs(batch)
-        inputs["input_ids"] = self.masked(inputs["input_ids"], inputs["attention_mask"])
-        return {"ce": F.cross_entropy(classifier(**inputs), batch["labels"])}
 
     def finalize(self, classifier, train_dataset) -> None:
         p = self.params

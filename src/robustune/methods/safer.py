@@ -54,17 +54,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from ..attacks.constraints import stop_words
 from ..attacks.substitutes import GloveNeighbours
 from ..errors import RobustuneError
 from ..modeling.smoothing import (SubstitutionVote, substitute_tokens, substitution_table, whole_words,
                                   word_piece_continuations)
-from .base import Method, model_inputs
+from .input_noise import InputNoise
 
 
-class Safer(Method):
+class Safer(InputNoise):
     name = "safer"
 
     @dataclass
@@ -86,8 +85,6 @@ class Safer(Method):
 
     def __init__(self, params=None):
         super().__init__(params)
-        self.seed = 0
-        self._generator: torch.Generator | None = None
         self._offsets = self._candidates = self._continuation = None
 
     def setup(self, classifier, train_dataset) -> None:
@@ -100,20 +97,14 @@ class Safer(Method):
         self._offsets, self._candidates = substitution_table(
             classifier.tokenizer, lambda word: [] if word in skip else glove.neighbours(word))
         self._continuation = continuation
-        self.seed = torch.initial_seed()
+        super().setup(classifier, train_dataset)
 
-    def perturbed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Π(x) for a batch, (B, T), from the method's seeded generator."""
-        if self._generator is None:
-            self._generator = torch.Generator().manual_seed(self.seed)
+    def altered(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Π(x) for a batch, (B, T), from the method's seeded generator (on the CPU, where the table is)."""
         ids = input_ids.cpu()
         eligible = whole_words(ids, attention_mask.cpu(), self._continuation)  # (B, T)
-        return substitute_tokens(ids, eligible, self._offsets, self._candidates, self._generator).to(input_ids.device)
-
-    def forward(self, classifier, batch):
-        inputs = model_inputs(batch)
-        inputs["input_ids"] = self.perturbed(inputs["input_ids"], inputs["attention_mask"])
-        return {"ce": F.cross_entropy(classifier(**inputs), batch["labels"])}
+        generator = self.generator(torch.device("cpu"))
+        return substitute_tokens(ids, eligible, self._offsets, self._candidates, generator).to(input_ids.device)
 
     def finalize(self, classifier, train_dataset) -> None:
         p = self.params

@@ -106,8 +106,6 @@ class Smart(Method):
     def __init__(self, params=None):
         super().__init__(params)
         self.teacher = None
-        self.seed = 0
-        self._generator: torch.Generator | None = None
 
     def setup(self, classifier, train_dataset) -> None:
         self.seed = torch.initial_seed()
@@ -117,9 +115,7 @@ class Smart(Method):
             self.teacher = copy.deepcopy(classifier).requires_grad_(False)
 
     def _noise(self, like: torch.Tensor) -> torch.Tensor:
-        if self._generator is None or self._generator.device != like.device:
-            self._generator = torch.Generator(like.device).manual_seed(self.seed)
-        return torch.randn(like.shape, generator=self._generator, device=like.device, dtype=like.dtype)
+        return torch.randn(like.shape, generator=self.generator(like.device), device=like.device, dtype=like.dtype)
 
     def adversarial_delta(self, classifier, batch, word_embeds: torch.Tensor, clean_logits: torch.Tensor,
                           masks: DropoutReplay) -> torch.Tensor:

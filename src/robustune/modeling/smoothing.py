@@ -222,15 +222,15 @@ class SubstitutionVote:
 
     def substituted_copies(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B·N, T) input ids: N substituted copies of each row, drawn from that row's own generator."""
-        ids, attention = batch["input_ids"], batch["attention_mask"]  # (B, T)
-        eligible = whole_words(ids.cpu(), attention.cpu(), self.continuation)  # (B, T)
-        copies = ids.cpu().unsqueeze(1).repeat(1, self.samples, 1)  # (B, N, T)
+        ids, attention = batch["input_ids"].cpu(), batch["attention_mask"].cpu()  # (B, T): the table is on the CPU
+        eligible = whole_words(ids, attention, self.continuation)  # (B, T)
+        copies = ids.unsqueeze(1).repeat(1, self.samples, 1)  # (B, N, T)
         for i in range(ids.shape[0]):
             real, generator = row_generator(self.seed, ids[i], attention[i])
             sub = copies[i][:, real]  # (N, L)
             copies[i][:, real] = substitute_tokens(sub, eligible[i][real].expand_as(sub), self.offsets,
                                                    self.candidates, generator)
-        return copies.flatten(0, 1).to(ids.device)  # (B·N, T)
+        return copies.flatten(0, 1).to(batch["input_ids"].device)  # (B·N, T)
 
     def probabilities(self, batch: dict[str, torch.Tensor], base: Callable[[dict], torch.Tensor], num_labels: int,
                       tokenizer) -> torch.Tensor:
