@@ -35,6 +35,17 @@ def toy_rows(n_per_class: int = 24, seed: int = 0) -> list[tuple[str, str]]:
     return rows
 
 
+def train_toy_model(encoder: str, folder: Path, method: str, params: dict) -> tuple[Path, Path]:
+    """A tiny ``method`` model trained on the toy task in ``folder``: (its saved folder, the training csv)."""
+    import robustune
+
+    csv = folder / "toy.csv"
+    csv.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in toy_rows()))
+    robustune.train(data=str(csv), output_dir=str(folder / "m"), model=encoder, method=method, epochs=3,
+                    batch_size=8, lr=3e-3, seed=3, progress=False, method_params=params)
+    return folder / "m", csv
+
+
 @pytest.fixture
 def toy_csv(tmp_path) -> Path:
     """A small, learnable two-class CSV (text,label)."""

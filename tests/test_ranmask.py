@@ -24,15 +24,10 @@ TEXTS = ["a good film", "boring and dull", "the worst film this year", "i loved 
 @pytest.fixture(scope="module")
 def ranmask_model(tiny_encoder, tmp_path_factory):
     """A tiny ranmask model trained on the toy task, saved; (its folder, the training csv)."""
-    from conftest import toy_rows
+    from conftest import train_toy_model
 
-    folder = tmp_path_factory.mktemp("ranmask")
-    csv = folder / "toy.csv"
-    csv.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in toy_rows()))
-    robustune.train(data=str(csv), output_dir=str(folder / "m"), model=tiny_encoder, method="ranmask", epochs=3,
-                    batch_size=8, lr=3e-3, seed=3, progress=False,
-                    method_params={"mask_rate": 0.3, "vote_samples": 8, "vote_seed": 5})
-    return folder / "m", csv
+    return train_toy_model(tiny_encoder, tmp_path_factory.mktemp("ranmask"), "ranmask",
+                           {"mask_rate": 0.3, "vote_samples": 8, "vote_seed": 5})
 
 
 def test_mask_positions_masks_the_share_of_maskable_tokens_only():

@@ -26,15 +26,10 @@ TEXTS = ["a good film", "boring and dull", "the worst film this year", "i loved 
 @pytest.fixture(scope="module")
 def safer_model(tiny_encoder, tmp_path_factory):
     """A tiny safer model trained on the toy task, saved; (its folder, the training csv)."""
-    from conftest import toy_rows
+    from conftest import train_toy_model
 
-    folder = tmp_path_factory.mktemp("safer")
-    csv = folder / "toy.csv"
-    csv.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in toy_rows()))
-    robustune.train(data=str(csv), output_dir=str(folder / "m"), model=tiny_encoder, method="safer", epochs=3,
-                    batch_size=8, lr=3e-3, seed=3, progress=False,
-                    method_params={"synonyms": 8, "vote_samples": 8, "vote_seed": 5})
-    return folder / "m", csv
+    return train_toy_model(tiny_encoder, tmp_path_factory.mktemp("safer"), "safer",
+                           {"synonyms": 8, "vote_samples": 8, "vote_seed": 5})
 
 
 def naive_substitute(ids, eligible, sets, uniforms):

@@ -22,9 +22,10 @@ def _method_flags() -> dict[str, tuple[str, type, object]]:
             kind = hints[f.name]
             base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
             help_text = f.metadata.get("help", "")
-            if f.name in flags:  # one flag for several methods: every method's help
+            if f.name in flags:  # one flag for several methods: every method's help, once
                 flag, kind, earlier = flags[f.name]
-                flags[f.name] = (flag, kind, f"{earlier}; {help_text}")
+                if help_text not in earlier:
+                    flags[f.name] = (flag, kind, f"{earlier}; {help_text}")
             else:
                 flags[f.name] = (f"--{f.name.replace('_', '-')}", base, help_text)
     return flags

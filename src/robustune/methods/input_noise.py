@@ -3,15 +3,31 @@
 Both train the base classifier on randomly altered inputs, CE(f(A(x)), y), with A drawn afresh every
 step from the method's own generator (seeded with the run's seed at setup: the global random state is
 left to the Trainer), and are deployed with a vote over N such alterations (modeling/smoothing.py). A
-subclass defines :meth:`InputNoise.altered`.
+subclass defines :meth:`InputNoise.altered`; its ``Params`` extend :class:`VoteParams`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from .base import Method, model_inputs
+
+
+@dataclass
+class VoteParams:
+    """The vote's settings, saved with the model and overridable when predicting, evaluating or attacking."""
+
+    vote_samples: int = field(default=15, metadata={"help": "ranmask, safer: altered copies N voting on each "
+                                                            "prediction; an odd N leaves no ties between 2 "
+                                                            "classes (15)"})
+    vote_seed: int = field(default=0, metadata={"help": "ranmask, safer: seed of the vote's copies (0)"})
+
+    def __post_init__(self) -> None:
+        if self.vote_samples < 1:
+            raise ValueError(f"vote_samples must be >= 1, got {self!r}")
 
 
 class InputNoise(Method):

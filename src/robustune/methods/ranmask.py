@@ -45,25 +45,21 @@ import torch
 
 from ..errors import RobustuneError
 from ..modeling.smoothing import MaskVote, mask_positions, maskable_tokens
-from .input_noise import InputNoise
+from .input_noise import InputNoise, VoteParams
 
 
 class RanMask(InputNoise):
     name = "ranmask"
 
     @dataclass
-    class Params:
+    class Params(VoteParams):
         mask_rate: float = field(default=0.3, metadata={"help": "ranmask: share ρ of tokens masked, in training "
                                                                 "and in the vote (0.3)"})
-        vote_samples: int = field(default=15, metadata={"help": "ranmask: masked copies N per prediction; an odd N "
-                                                                "leaves no ties between 2 classes (15)"})
-        vote_seed: int = field(default=0, metadata={"help": "ranmask: seed of the vote's maskings (0)"})
 
         def __post_init__(self) -> None:
+            super().__post_init__()
             if not 0 < self.mask_rate < 1:
                 raise ValueError(f"mask_rate must be in (0, 1), got {self!r}")
-            if self.vote_samples < 1:
-                raise ValueError(f"vote_samples must be >= 1, got {self!r}")
 
     def __init__(self, params=None):
         super().__init__(params)

@@ -62,28 +62,25 @@ from ..attacks.substitutes import GloveNeighbours
 from ..errors import RobustuneError
 from ..modeling.smoothing import (SubstitutionVote, substitute_tokens, substitution_table, whole_words,
                                   word_piece_continuations)
-from .input_noise import InputNoise
+from .input_noise import InputNoise, VoteParams
 
 
 class Safer(InputNoise):
     name = "safer"
 
     @dataclass
-    class Params:
+    class Params(VoteParams):
         synonyms: int = field(default=8, metadata={"help": "safer: size of each word's perturbation set, its "
                                                            "nearest GloVe neighbours (8)"})
         synonym_min_cos: float = field(default=0.5, metadata={"help": "safer: least cosine of a neighbour in "
                                                                        "the perturbation set (0.5)"})
-        vote_samples: int = field(default=15, metadata={"help": "safer: substituted copies N per prediction (15)"})
-        vote_seed: int = field(default=0, metadata={"help": "safer: seed of the vote's substitutions (0)"})
 
         def __post_init__(self) -> None:
+            super().__post_init__()
             if self.synonyms < 1:
                 raise ValueError(f"synonyms must be >= 1, got {self!r}")
             if not -1 <= self.synonym_min_cos <= 1:
                 raise ValueError(f"synonym_min_cos must be in [-1, 1], got {self!r}")
-            if self.vote_samples < 1:
-                raise ValueError(f"vote_samples must be >= 1, got {self!r}")
 
     def __init__(self, params=None):
         super().__init__(params)

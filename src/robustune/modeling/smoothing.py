@@ -143,6 +143,7 @@ class MaskVote:
     """RanMASK's prediction: the vote of the base classifier over ``samples`` random maskings."""
 
     kind: ClassVar[str] = "mask-vote"
+    TENSORS: ClassVar[tuple[str, ...]] = ()  # the names of the tensors it saves in the weights file: none
     samples: int = 15
     mask_rate: float = 0.3
     seed: int = 0
@@ -253,9 +254,8 @@ def smoothing_from_dict(values: dict, where: str, tensors: dict[str, torch.Tenso
     if kind not in SMOOTHINGS:
         raise RobustuneError(f"{where}: unknown smoothing {kind!r} (known: {', '.join(SMOOTHINGS)})")
     cls = SMOOTHINGS[kind]
-    wanted = getattr(cls, "TENSORS", ())
     tensors = tensors or {}
-    unexpected = sorted(set(tensors) - set(wanted))
+    unexpected = sorted(set(tensors) - set(cls.TENSORS))
     if unexpected:
         raise RobustuneError(f"{where}: tensors {unexpected} do not belong to a {kind} smoothing")
     try:
