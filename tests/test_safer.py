@@ -32,14 +32,17 @@ def safer_model(tiny_encoder, tmp_path_factory):
                            {"synonyms": 8, "vote_samples": 8, "vote_seed": 5})
 
 
-def naive_substitute(ids, eligible, sets, uniforms):
-    """One position at a time: draw j = floor(u·(c+1)) over the set plus the word itself (last)."""
+def naive_substitute(ids, eligible, sets, uniforms, keep=0.0):
+    """One position at a time: with c options, swap when u < s = min(c/(c+1), 1 - keep), to option floor(u/s·c);
+    with keep = 0 that is j = floor(u·(c+1)) over the set plus the word itself (last)."""
     out = ids.clone()
     for r in range(ids.shape[0]):
         for t in range(ids.shape[1]):
             options = sets.get(int(ids[r, t]), []) if eligible[r, t] else []
-            j = min(int(uniforms[r, t] * (len(options) + 1)), len(options))
-            out[r, t] = options[j] if j < len(options) else ids[r, t]
+            share = min(len(options) / (len(options) + 1), 1 - keep)
+            u = float(uniforms[r, t])
+            if u < share:
+                out[r, t] = options[min(int(u / share * len(options)), len(options) - 1)]
     return out
 
 
@@ -49,15 +52,20 @@ def test_substitute_tokens_matches_a_naive_reference_and_is_uniform():
     candidates = torch.tensor([6, 7, 8, 5, 10, 11])
     ids = torch.tensor([[1, 5, 6, 9, 2, 0], [1, 9, 5, 5, 3, 2]])
     eligible = torch.tensor([[0, 1, 1, 1, 0, 0], [0, 1, 0, 1, 1, 0]]).bool()
-    for seed in range(5):
-        out = substitute_tokens(ids, eligible, offsets, candidates, torch.Generator().manual_seed(seed))
-        uniforms = torch.rand(ids.shape, generator=torch.Generator().manual_seed(seed))
-        assert torch.equal(out, naive_substitute(ids, eligible, sets, uniforms))
-        assert torch.equal(out[~eligible], ids[~eligible])  # only eligible tokens move
+    for keep in (0.0, 0.6, 1.0):
+        for seed in range(5):
+            out = substitute_tokens(ids, eligible, offsets, candidates, torch.Generator().manual_seed(seed), keep)
+            uniforms = torch.rand(ids.shape, generator=torch.Generator().manual_seed(seed))
+            assert torch.equal(out, naive_substitute(ids, eligible, sets, uniforms, keep))
+            assert torch.equal(out[~eligible], ids[~eligible])  # only eligible tokens move
     many = substitute_tokens(torch.full((4000, 1), 5), torch.ones(4000, 1, dtype=torch.bool), offsets, candidates,
                              torch.Generator().manual_seed(0))
     counts = torch.bincount(many.flatten(), minlength=12)[[5, 6, 7, 8]].float() / 4000
     torch.testing.assert_close(counts, torch.full((4,), 0.25), atol=0.03, rtol=0)  # the word itself is one option
+    kept = substitute_tokens(torch.full((4000, 1), 5), torch.ones(4000, 1, dtype=torch.bool), offsets, candidates,
+                             torch.Generator().manual_seed(0), keep=0.7)
+    counts = torch.bincount(kept.flatten(), minlength=12)[[5, 6, 7, 8]].float() / 4000
+    torch.testing.assert_close(counts, torch.tensor([0.7, 0.1, 0.1, 0.1]), atol=0.03, rtol=0)  # the rest uniform
     empty = substitute_tokens(ids, eligible, torch.zeros(13, dtype=torch.long), torch.zeros(0, dtype=torch.long), None)
     assert torch.equal(empty, ids)
 
@@ -135,7 +143,7 @@ def test_saved_model_reloads_with_its_table_and_predictions(safer_model, tmp_pat
     folder, csv = safer_model
     model = RobustClassifier.from_pretrained(folder)
     config = json.loads((folder / "config.json").read_text())["robustune"]
-    assert config["smoothing"] == {"kind": "substitution-vote", "samples": 8, "seed": 5}
+    assert config["smoothing"] == {"kind": "substitution-vote", "samples": 8, "seed": 5, "keep": 0.0}
     model.save_pretrained(tmp_path / "again")
     again = RobustClassifier.from_pretrained(tmp_path / "again")
     for name, tensor in model.smoothing.tensors().items():
@@ -172,9 +180,9 @@ def test_attack_on_safer_counts_n_forwards_per_query(safer_model, tmp_path):
 def test_cli_train_predict_attack(tiny_encoder, toy_csv, tmp_path):
     out = tmp_path / "cli"
     assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--method", "safer", "--output", str(out),
-                 "--epochs", "1", "--batch-size", "16", "--synonyms", "4", "--vote-samples", "4"]) == 0
+                 "--epochs", "1", "--batch-size", "16", "--synonyms", "4", "--vote-samples", "4", "--keep-rate", "0.5"]) == 0
     smoothing = json.loads((out / "config.json").read_text())["robustune"]["smoothing"]
-    assert smoothing == {"kind": "substitution-vote", "samples": 4, "seed": 0}
+    assert smoothing == {"kind": "substitution-vote", "samples": 4, "seed": 0, "keep": 0.5}
     assert main(["predict", "--model", str(out), "--data", str(toy_csv), "--output", str(tmp_path / "p.jsonl"),
                  "--vote-samples", "5"]) == 0
     for row in map(json.loads, (tmp_path / "p.jsonl").read_text().splitlines()):  # shares of 5 votes
@@ -190,6 +198,8 @@ def test_bad_params_and_tokenizers_are_user_errors(tiny_encoder):
         get_method("safer").parse_params({"synonyms": 0})
     with pytest.raises(RobustuneError, match="vote_samples"):
         get_method("safer").parse_params({"vote_samples": 0})
+    with pytest.raises(RobustuneError, match="keep_rate"):
+        get_method("safer").parse_params({"keep_rate": 1.5})
     classifier = RobustClassifier.from_encoder(tiny_encoder, robustune.modeling.ModelSettings(label_names=["a", "b"]))
     classifier.tokenizer = type("NoPieces", (), {"get_vocab": lambda self: {"[PAD]": 0, "good": 1}})()
     with pytest.raises(RobustuneError, match="WordPiece"):

@@ -44,6 +44,9 @@ Deviations from the paper, and why:
   prediction is reproducible and does not depend on the batch (the paper draws them afresh per call).
 - Training substitutions come from a generator seeded with the run's seed (a resumed run draws a fresh
   stream).
+- ``keep_rate`` (not in the paper; 0, the paper's uniform draw, by default) raises the probability that a
+  word keeps itself, in training and in the vote alike: a copy then stays closer to the input, which
+  trades the vote's robustness for clean accuracy; the other words of the set stay equally likely.
 
 Example::
 
@@ -74,6 +77,9 @@ class Safer(InputNoise):
                                                            "nearest GloVe neighbours (8)"})
         synonym_min_cos: float = field(default=0.5, metadata={"help": "safer: least cosine of a neighbour in "
                                                                        "the perturbation set (0.5)"})
+        keep_rate: float = field(default=0.0, metadata={"help": "safer: least probability that a word keeps "
+                                                                 "itself in a substituted copy; 0 draws uniformly "
+                                                                 "from its set and itself, as the paper (0)"})
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -81,6 +87,8 @@ class Safer(InputNoise):
                 raise ValueError(f"synonyms must be >= 1, got {self!r}")
             if not -1 <= self.synonym_min_cos <= 1:
                 raise ValueError(f"synonym_min_cos must be in [-1, 1], got {self!r}")
+            if not 0 <= self.keep_rate <= 1:
+                raise ValueError(f"keep_rate must be in [0, 1], got {self!r}")
 
     def __init__(self, params=None):
         super().__init__(params)
@@ -103,9 +111,11 @@ class Safer(InputNoise):
         ids = input_ids.cpu()
         eligible = whole_words(ids, attention_mask.cpu(), self._continuation)  # (B, T)
         generator = self.generator(torch.device("cpu"))
-        return substitute_tokens(ids, eligible, self._offsets, self._candidates, generator).to(input_ids.device)
+        return substitute_tokens(ids, eligible, self._offsets, self._candidates, generator,
+                                 self.params.keep_rate).to(input_ids.device)
 
     def finalize(self, classifier, train_dataset) -> None:
         p = self.params
-        classifier.smoothing = SubstitutionVote(samples=p.vote_samples, seed=p.vote_seed, offsets=self._offsets,
-                                                candidates=self._candidates, continuation=self._continuation)
+        classifier.smoothing = SubstitutionVote(samples=p.vote_samples, seed=p.vote_seed, keep=p.keep_rate,
+                                                offsets=self._offsets, candidates=self._candidates,
+                                                continuation=self._continuation)

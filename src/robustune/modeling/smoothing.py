@@ -14,7 +14,8 @@ tie goes to the lower label index (argmax), so an odd N avoids ties between two 
   Attacks by Randomized [MASK]", arXiv 2105.03743): a share ρ of the tokens replaced by [MASK].
 - :class:`SubstitutionVote` is SAFER's (Ye, Gong, Liu, "SAFER: A Structure-free Approach for Certified
   Robustness to Adversarial Word Substitutions", ACL 2020): every word that has a perturbation set is
-  replaced by a word drawn uniformly from that set (the word itself included).
+  replaced by a word drawn uniformly from that set (the word itself included; a keep rate, not in the
+  paper, makes the word itself more likely).
 
 Reproducibility: the N variants of an input are drawn from a generator seeded with a hash of
 (seed, the input's token ids), so a text gets the same vote in any batch, in any order, on any run —
@@ -125,15 +126,19 @@ def substitution_table(tokenizer, neighbours: Callable[[str], list[str]]) -> tup
 
 
 def substitute_tokens(input_ids: torch.Tensor, eligible: torch.Tensor, offsets: torch.Tensor,
-                      candidates: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+                      candidates: torch.Tensor, generator: torch.Generator | None, keep: float = 0.0) -> torch.Tensor:
     """(R, T) ids with every ``eligible`` token replaced by a uniform draw from its perturbation set with the
-    token itself added: a token with a set of c words keeps itself with probability 1/(c+1)."""
+    token itself added: a token with a set of c words keeps itself with probability max(1/(c+1), ``keep``),
+    and otherwise takes each of its c neighbours with equal probability."""
     sizes = (offsets[1:] - offsets[:-1])[input_ids] * eligible  # (R, T): c per position, 0 where not eligible
-    draw = (torch.rand(input_ids.shape, generator=generator, device=input_ids.device) * (sizes + 1)).long()  # (R, T)
-    draw = torch.minimum(draw, sizes)  # rand < 1, but a float32 product can round up to sizes + 1
-    swap = draw < sizes  # draw == sizes: the token keeps itself
     if not len(candidates):
         return input_ids
+    # One uniform u per position: u < share swaps, to neighbour floor(u / share · c); with keep = 0 that is
+    # floor(u·(c+1)) < c, a uniform draw over the set and the word (float64: no rounding past a boundary).
+    u = torch.rand(input_ids.shape, generator=generator, device=input_ids.device).double()  # (R, T)
+    share = torch.clamp(sizes.double() / (sizes + 1), max=1.0 - keep)  # (R, T): 0 where there is no set
+    swap = u < share
+    draw = torch.minimum((u / share.clamp(min=1e-12) * sizes).long(), (sizes - 1).clamp(min=0))  # (R, T)
     picked = candidates[(offsets[input_ids] + draw).clamp(max=len(candidates) - 1)]  # (R, T)
     return torch.where(swap, picked, input_ids)
 
@@ -197,6 +202,7 @@ class SubstitutionVote:
     TENSORS: ClassVar[tuple[str, ...]] = ("offsets", "candidates", "continuation")
     samples: int = 15
     seed: int = 0
+    keep: float = 0.0  # the least probability that a word keeps itself (0: the paper's uniform draw)
     offsets: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
     candidates: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
     continuation: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
@@ -204,6 +210,8 @@ class SubstitutionVote:
     def __post_init__(self) -> None:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
             raise RobustuneError(f"the vote needs samples >= 1, got {self.samples!r}")
+        if not 0 <= self.keep <= 1:
+            raise RobustuneError(f"the keep rate must be in [0, 1], got {self.keep!r}")
         if any(getattr(self, name) is None for name in self.TENSORS):
             raise RobustuneError("a substitution vote needs its perturbation table (the smoothing.offsets, "
                                  "smoothing.candidates and smoothing.continuation tensors of model.safetensors)")
@@ -216,7 +224,7 @@ class SubstitutionVote:
         return self.samples
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "samples": self.samples, "seed": self.seed}
+        return {"kind": self.kind, "samples": self.samples, "seed": self.seed, "keep": self.keep}
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, name) for name in self.TENSORS}
@@ -230,7 +238,7 @@ class SubstitutionVote:
             real, generator = row_generator(self.seed, ids[i], attention[i])
             sub = copies[i][:, real]  # (N, L)
             copies[i][:, real] = substitute_tokens(sub, eligible[i][real].expand_as(sub), self.offsets,
-                                                   self.candidates, generator)
+                                                   self.candidates, generator, self.keep)
         return copies.flatten(0, 1).to(batch["input_ids"].device)  # (B·N, T)
 
     def probabilities(self, batch: dict[str, torch.Tensor], base: Callable[[dict], torch.Tensor], num_labels: int,
