@@ -180,7 +180,8 @@ def test_attack_on_safer_counts_n_forwards_per_query(safer_model, tmp_path):
 def test_cli_train_predict_attack(tiny_encoder, toy_csv, tmp_path):
     out = tmp_path / "cli"
     assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--method", "safer", "--output", str(out),
-                 "--epochs", "1", "--batch-size", "16", "--synonyms", "4", "--vote-samples", "4", "--keep-rate", "0.5"]) == 0
+                 "--epochs", "1", "--batch-size", "16", "--synonyms", "4", "--vote-samples", "4",
+                 "--keep-rate", "0.5"]) == 0
     smoothing = json.loads((out / "config.json").read_text())["robustune"]["smoothing"]
     assert smoothing == {"kind": "substitution-vote", "samples": 4, "seed": 0, "keep": 0.5}
     assert main(["predict", "--model", str(out), "--data", str(toy_csv), "--output", str(tmp_path / "p.jsonl"),

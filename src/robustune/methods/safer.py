@@ -32,9 +32,8 @@ vanilla under textfooler, 9.25 under bert-attack, 14.25 under deepwordbug, and 4
 accuracy (the base model alone loses 1.2 on unchanged texts: the vote's copies cost the rest); 4
 neighbours gained as much for as much clean accuracy, 50 (textfooler's whole GloVe space) no more for
 7.3 points, and ``keep_rate`` 0.5 gained +14 / +11 / +18 for 3.7 points, the best trade (one seed each).
-On AG News (one seed, 100 attacked
-rows; "Defences under attack (AG News)") the sets of 8 cost 1.0 point of clean accuracy and gain 22
-points under textfooler, 19 under bert-attack and 44 under deepwordbug.
+On AG News (one seed, 100 attacked rows; "Defences under attack (AG News)") the sets of 8 cost 1.0 point
+of clean accuracy and gain 22 points under textfooler, 19 under bert-attack and 44 under deepwordbug.
 
 Deviations from the paper, and why:
 - The paper's sets come from counter-fitted vectors (which push antonyms apart); none can be had
