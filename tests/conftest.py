@@ -67,3 +67,63 @@ class CountingEncoder(torch.nn.Module):
         self.sequences += (kwargs.get("input_ids") if kwargs.get("input_ids") is not None
                            else kwargs["inputs_embeds"]).shape[0]
         return self.inner(**kwargs)
+
+    def get_input_embeddings(self):
+        return self.inner.get_input_embeddings()
+
+
+def attack_counting_forwards(folder: Path, output: Path) -> tuple[int, int, list[dict], dict]:
+    """Attack the saved smoothed model in ``folder`` (a swap generator that needs no assets, on 3 rows) with
+    its encoder counted: (its forwards per query, the sequences it encoded, the attack's records, summary)."""
+    import json
+
+    from robustune import RobustClassifier
+    from robustune.attacks import Attack, load_victim, run_attack
+    from robustune.attacks.constraints import RepeatModification, StopWords
+    from robustune.data import TextDataset
+
+    model = RobustClassifier.from_pretrained(folder)
+    counter = CountingEncoder(model.encoder)
+    model.encoder = counter
+    victim = load_victim(model, precision="fp32")  # the counted model is the one searched (no bf16 copy)
+
+    def swap(text, position):
+        return {"good": ["bad", "awful"], "great": ["boring"], "loved": ["hated"]}.get(text.words[position], [])
+
+    data = TextDataset(["a good film", "i loved this movie", "great fun"], ["positive"] * 3, "toy",
+                       [f"row {i}" for i in range(3)])
+    summary = run_attack(Attack(swap, [StopWords(), RepeatModification()]), victim, data, output, progress=False)
+    records = [json.loads(line) for line in (output / "examples.jsonl").read_text().splitlines()]
+    return victim.forwards_per_query, counter.sequences, records, summary
+
+
+def check_saved_smoothing(folder: Path, csv: Path, tmp_path: Path, texts: list[str], settings: dict,
+                          dropped, error: str) -> None:
+    """A saved smoothed model: ``settings`` in its config.json, its tables and predictions unchanged by a
+    save/load round trip, ``evaluate`` reporting the vote's and the base classifier's accuracy, and a
+    weights file without the tensors ``dropped(name)`` selects a clear error matching ``error`` (not a
+    silently unsmoothed model)."""
+    import json
+    import shutil
+
+    import numpy as np
+    from safetensors.torch import load_file, save_file
+
+    import robustune
+    from robustune import RobustClassifier, RobustuneError
+
+    model = RobustClassifier.from_pretrained(folder)
+    assert json.loads((folder / "config.json").read_text())["robustune"]["smoothing"] == settings
+    model.save_pretrained(tmp_path / "again")
+    again = RobustClassifier.from_pretrained(tmp_path / "again")
+    for name, tensor in model.smoothing.tensors().items():
+        assert torch.equal(tensor, again.smoothing.tensors()[name])
+    np.testing.assert_array_equal(model.predict_proba(texts), again.predict_proba(texts))
+    metrics = robustune.evaluate(model, robustune.load_source(str(csv), "test"))
+    assert {"accuracy", "accuracy_linear"} <= set(metrics) and metrics["accuracy"] > 0.8
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    state = load_file(str(bad / "model.safetensors"))
+    save_file({k: v for k, v in state.items() if not dropped(k)}, str(bad / "model.safetensors"))
+    with pytest.raises(RobustuneError, match=error):
+        RobustClassifier.from_pretrained(bad)

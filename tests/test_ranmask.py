@@ -8,12 +8,9 @@ import pytest
 import torch
 
 import robustune
-from conftest import CountingEncoder
+from conftest import attack_counting_forwards
 from robustune import RobustClassifier, RobustuneError
-from robustune.attacks import Attack, load_victim, run_attack
-from robustune.attacks.constraints import RepeatModification, StopWords
 from robustune.cli import main
-from robustune.data import TextDataset
 from robustune.methods import get_method
 from robustune.modeling.smoothing import MaskVote, mask_positions, maskable_tokens, vote_shares
 
@@ -119,22 +116,10 @@ def test_unknown_smoothing_in_config_is_a_clear_error(ranmask_model, tmp_path):
 
 
 def test_attack_on_ranmask_counts_n_forwards_per_query(ranmask_model, tmp_path):
-    model = RobustClassifier.from_pretrained(ranmask_model[0])
-    counter = CountingEncoder(model.encoder)
-    model.encoder = counter
-    victim = load_victim(model, precision="fp32")  # the counted model is the one searched (no bf16 copy)
-    assert victim.forwards_per_query == 8
-
-    def swap(text, position):  # a generator that needs no assets
-        return {"good": ["bad", "awful"], "great": ["boring"], "loved": ["hated"]}.get(text.words[position], [])
-
-    data = TextDataset(["a good film", "i loved this movie", "great fun"], ["positive"] * 3, "toy",
-                       [f"row {i}" for i in range(3)])
-    summary = run_attack(Attack(swap, [StopWords(), RepeatModification()]), victim, data, tmp_path / "a",
-                         progress=False)
-    records = [json.loads(line) for line in (tmp_path / "a" / "examples.jsonl").read_text().splitlines()]
+    per_query, sequences, records, summary = attack_counting_forwards(ranmask_model[0], tmp_path / "a")
+    assert per_query == 8
     queries = sum(r["queries"] for r in records)
-    assert counter.sequences == 8 * queries  # the smoothed model itself was attacked: N forwards per query
+    assert sequences == 8 * queries  # the smoothed model itself was attacked: N forwards per query
     assert all(r["forwards_per_query"] == 8 for r in records)
     attacked = [r for r in records if r["status"] != "skipped"]
     assert summary["avg_model_forwards"] == pytest.approx(8 * np.mean([r["queries"] for r in attacked]))

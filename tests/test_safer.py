@@ -9,12 +9,9 @@ import pytest
 import torch
 
 import robustune
-from conftest import CountingEncoder
+from conftest import attack_counting_forwards, check_saved_smoothing
 from robustune import RobustClassifier, RobustuneError
-from robustune.attacks import Attack, load_victim, run_attack
-from robustune.attacks.constraints import RepeatModification, StopWords
 from robustune.cli import main
-from robustune.data import TextDataset
 from robustune.methods import get_method
 from robustune.modeling.smoothing import (SubstitutionVote, substitute_tokens, substitution_table, whole_words,
                                           word_piece_continuations)
@@ -136,48 +133,18 @@ def test_vote_is_deterministic_batch_independent_and_sums_to_one(safer_model):
 
 
 def test_saved_model_reloads_with_its_table_and_predictions(safer_model, tmp_path):
-    import shutil
-
-    from safetensors.torch import load_file, save_file
-
-    folder, csv = safer_model
-    model = RobustClassifier.from_pretrained(folder)
-    config = json.loads((folder / "config.json").read_text())["robustune"]
-    assert config["smoothing"] == {"kind": "substitution-vote", "samples": 8, "seed": 5, "keep": 0.0}
-    model.save_pretrained(tmp_path / "again")
-    again = RobustClassifier.from_pretrained(tmp_path / "again")
-    for name, tensor in model.smoothing.tensors().items():
-        assert torch.equal(tensor, again.smoothing.tensors()[name])
-    np.testing.assert_array_equal(model.predict_proba(TEXTS), again.predict_proba(TEXTS))
-    metrics = robustune.evaluate(model, robustune.load_source(str(csv), "test"))
-    assert {"accuracy", "accuracy_linear"} <= set(metrics) and metrics["accuracy"] > 0.8
-    # a weights file without the table is a clear error, not a silently unsmoothed model
-    bad = tmp_path / "bad"
-    shutil.copytree(folder, bad)
-    state = load_file(str(bad / "model.safetensors"))
-    save_file({k: v for k, v in state.items() if not k.startswith("smoothing.")}, str(bad / "model.safetensors"))
-    with pytest.raises(RobustuneError, match="perturbation table"):
-        RobustClassifier.from_pretrained(bad)
+    check_saved_smoothing(*safer_model, tmp_path, TEXTS,
+                          {"kind": "substitution-vote", "samples": 8, "seed": 5, "keep": 0.0},
+                          lambda name: name.startswith("smoothing."), "perturbation table")
 
 
 def test_attack_on_safer_counts_n_forwards_per_query(safer_model, tmp_path):
-    model = RobustClassifier.from_pretrained(safer_model[0])
-    counter = CountingEncoder(model.encoder)
-    model.encoder = counter
-    victim = load_victim(model, precision="fp32")
-    assert victim.forwards_per_query == 8
-
-    def swap(text, position):
-        return {"good": ["bad", "awful"], "great": ["boring"], "loved": ["hated"]}.get(text.words[position], [])
-
-    data = TextDataset(["a good film", "i loved this movie", "great fun"], ["positive"] * 3, "toy",
-                       [f"row {i}" for i in range(3)])
-    run_attack(Attack(swap, [StopWords(), RepeatModification()]), victim, data, tmp_path / "a", progress=False)
-    records = [json.loads(line) for line in (tmp_path / "a" / "examples.jsonl").read_text().splitlines()]
-    assert counter.sequences == 8 * sum(r["queries"] for r in records)  # the vote itself was attacked
+    per_query, sequences, records, _ = attack_counting_forwards(safer_model[0], tmp_path / "a")
+    assert per_query == 8
+    assert sequences == 8 * sum(r["queries"] for r in records)  # the vote itself was attacked
 
 
-def test_cli_train_predict_attack(tiny_encoder, toy_csv, tmp_path):
+def test_cli_train_predict_attack(tiny_encoder, toy_csv, tmp_path, capsys):
     out = tmp_path / "cli"
     assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--method", "safer", "--output", str(out),
                  "--epochs", "1", "--batch-size", "16", "--synonyms", "4", "--vote-samples", "4",
@@ -188,6 +155,16 @@ def test_cli_train_predict_attack(tiny_encoder, toy_csv, tmp_path):
                  "--vote-samples", "5"]) == 0
     for row in map(json.loads, (tmp_path / "p.jsonl").read_text().splitlines()):  # shares of 5 votes
         assert all(abs(v * 5 - round(v * 5)) < 1e-5 for v in row["probabilities"].values())
+    # a keep rate of 1 leaves every copy unchanged: the vote is unanimous, the base model's label
+    assert main(["predict", "--model", str(out), "--data", str(toy_csv), "--output", str(tmp_path / "k.jsonl"),
+                 "--keep-rate", "1"]) == 0
+    kept = [json.loads(line) for line in (tmp_path / "k.jsonl").read_text().splitlines()]
+    assert all(max(row["probabilities"].values()) == 1.0 for row in kept)
+    base = RobustClassifier.from_pretrained(out)
+    base.smoothing = None
+    assert [row["label"] for row in kept] == base.predict([row["text"] for row in kept])
+    assert main(["evaluate", "--model", str(out), "--data", str(toy_csv), "--mask-rate", "0.2"]) == 2
+    assert "--mask-rate does not apply to a substitution-vote model" in capsys.readouterr().err
     assert main(["attack", "--model", str(out), "--data", str(toy_csv), "--recipe", "deepwordbug", "--num-examples", "2",
                  "--output", str(tmp_path / "att"), "--vote-samples", "3", "--no-progress"]) == 0
     summary = json.loads((tmp_path / "att" / "summary.json").read_text())

@@ -44,27 +44,37 @@ def apply_knn_arguments(model, args) -> None:
 
 
 def add_vote_arguments(parser) -> None:
-    g = parser.add_argument_group("randomised smoothing (models that predict by a vote, ranmask and safer: override "
-                                  "their saved settings)")
+    g = parser.add_argument_group("randomised smoothing (models that predict by a vote or an ensemble, ranmask, safer "
+                                  "and dne: override their saved settings)")
     g.add_argument("--vote-samples", type=int, metavar="N", help="random copies per prediction (N forwards each)")
     g.add_argument("--mask-rate", type=float, help="ranmask: share of the tokens masked in each copy")
+    g.add_argument("--keep-rate", type=float, help="safer: the least probability that a word keeps itself")
     g.add_argument("--vote-seed", type=int, help="seed of the per-input copies")
 
 
+VOTE_FLAGS = {"samples": "--vote-samples", "mask_rate": "--mask-rate", "keep": "--keep-rate", "seed": "--vote-seed"}
+
+
 def vote_overrides(args) -> dict:
-    return {"samples": args.vote_samples, "mask_rate": args.mask_rate, "seed": args.vote_seed}
+    return {"samples": args.vote_samples, "mask_rate": args.mask_rate, "keep": args.keep_rate, "seed": args.vote_seed}
 
 
 def apply_vote_arguments(model, args) -> None:
-    """Apply --vote-*/--mask-rate overrides to a loaded model; a user error when it does not vote."""
+    """Apply --vote-*/--mask-rate/--keep-rate overrides to a loaded model; a user error when it does not
+    vote, or when a flag belongs to the other kind of vote."""
     from ..errors import RobustuneError
 
-    overrides = vote_overrides(args)
-    if all(v is None for v in overrides.values()):
+    overrides = {k: v for k, v in vote_overrides(args).items() if v is not None}
+    if not overrides:
         return
     if model.smoothing is None:
-        raise RobustuneError(f"{args.model}: the model does not predict by a vote; --vote-samples, --mask-rate "
-                             "and --vote-seed do not apply")
+        raise RobustuneError(f"{args.model}: the model does not predict by a vote or an ensemble; {', '.join(VOTE_FLAGS.values())} "
+                             "do not apply")
+    settings = model.smoothing.to_dict()
+    for name in overrides:
+        if name not in settings:
+            raise RobustuneError(f"{args.model}: {VOTE_FLAGS[name]} does not apply to a {settings['kind']} model "
+                                 "(--mask-rate is ranmask's, --keep-rate safer's)")
     model.configure_smoothing(**overrides)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import RobustuneError
 from .base import Method, NoParams, Stage, model_inputs
+from .dne import DNE
 from .freelb import FreeLB
 from .knn_bert import KNNBert
 from .match_tuning import MatchTuning
@@ -29,6 +30,7 @@ METHODS: dict[str, type[Method]] = {
     FreeLB.name: FreeLB,
     RanMask.name: RanMask,
     Safer.name: Safer,
+    DNE.name: DNE,
 }
 
 

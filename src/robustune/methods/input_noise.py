@@ -20,10 +20,10 @@ from .base import Method, model_inputs
 class VoteParams:
     """The vote's settings, saved with the model and overridable when predicting, evaluating or attacking."""
 
-    vote_samples: int = field(default=15, metadata={"help": "ranmask, safer: altered copies N voting on each "
-                                                            "prediction; an odd N leaves no ties between 2 "
-                                                            "classes (15)"})
-    vote_seed: int = field(default=0, metadata={"help": "ranmask, safer: seed of the vote's copies (0)"})
+    vote_samples: int = field(default=15, metadata={"help": "ranmask, safer, dne: altered copies N voting on "
+                                                            "(dne: averaged into) each prediction; an odd N "
+                                                            "leaves no ties between 2 classes (15)"})
+    vote_seed: int = field(default=0, metadata={"help": "ranmask, safer, dne: seed of the vote's copies (0)"})
 
     def __post_init__(self) -> None:
         if self.vote_samples < 1:

@@ -16,9 +16,10 @@ attacker who swaps a word for one of its neighbours moves the input inside the s
 so the vote changes little; that is the defence, and it is strongest against attacks whose substitutes
 the sets cover (textfooler's embedding neighbours), weaker against others (bert-attack's masked-LM words,
 deepwordbug's misspellings). Every prediction — an attack's queries included — costs N encoder forwards;
-the attack summary counts them (``avg_model_forwards``). N and the vote's seed are saved with the model,
-the perturbation sets in its weights file (``smoothing.*`` tensors), and N and the seed can be overridden
-when predicting, evaluating or attacking (``--vote-samples``, ``--vote-seed``).
+the attack summary counts them (``avg_model_forwards``). N, the keep rate and the vote's seed are saved
+with the model, the perturbation sets in its weights file (``smoothing.*`` tensors), and N, the keep rate
+and the seed can be overridden when predicting, evaluating or attacking (``--vote-samples``,
+``--keep-rate``, ``--vote-seed``).
 
 The perturbation sets: S(w) is the ``synonyms`` nearest GloVe 6B 50d neighbours of w with cosine ≥
 ``synonym_min_cos``, WordNet antonyms removed, parts of speech agreeing and stop-words left out (the word
@@ -69,25 +70,48 @@ from ..modeling.smoothing import (SubstitutionVote, substitute_tokens, substitut
 from .input_noise import InputNoise, VoteParams
 
 
+def perturbation_sets(tokenizer, synonyms: int, min_cos: float, method: str):
+    """(offsets, candidates, continuation): the perturbation sets over ``tokenizer``'s vocabulary (the
+    ``synonyms`` nearest GloVe neighbours of cosine >= ``min_cos``, none for stop-words; see the module
+    docstring) and its ``##`` pieces; a user error naming ``method`` for a tokenizer without WordPiece pieces."""
+    continuation = word_piece_continuations(tokenizer)
+    if not continuation.any():
+        raise RobustuneError(f"{method} works on whole words of a WordPiece vocabulary (BERT-style '##' "
+                             "pieces); this encoder's tokenizer has none")
+    glove = GloveNeighbours(k=synonyms, min_cos=min_cos)
+    skip = stop_words()
+    offsets, candidates = substitution_table(tokenizer, lambda word: [] if word in skip else glove.neighbours(word))
+    return offsets, candidates, continuation
+
+
+@dataclass
+class NeighbourParams(VoteParams):
+    """The perturbation sets' settings (safer's sets, dne's first-order hull vertices) and the vote's."""
+
+    synonyms: int = field(default=8, metadata={"help": "safer, dne: size of each word's perturbation set (dne: its "
+                                                       "first-order hull vertices), its nearest GloVe neighbours (8)"})
+    synonym_min_cos: float = field(default=0.5, metadata={"help": "safer, dne: least cosine of a neighbour in the "
+                                                                   "perturbation set (0.5)"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.synonyms < 1:
+            raise ValueError(f"synonyms must be >= 1, got {self!r}")
+        if not -1 <= self.synonym_min_cos <= 1:
+            raise ValueError(f"synonym_min_cos must be in [-1, 1], got {self!r}")
+
+
 class Safer(InputNoise):
     name = "safer"
 
     @dataclass
-    class Params(VoteParams):
-        synonyms: int = field(default=8, metadata={"help": "safer: size of each word's perturbation set, its "
-                                                           "nearest GloVe neighbours (8)"})
-        synonym_min_cos: float = field(default=0.5, metadata={"help": "safer: least cosine of a neighbour in "
-                                                                       "the perturbation set (0.5)"})
+    class Params(NeighbourParams):
         keep_rate: float = field(default=0.0, metadata={"help": "safer: least probability that a word keeps "
                                                                  "itself in a substituted copy; 0 draws uniformly "
                                                                  "from its set and itself, as the paper (0)"})
 
         def __post_init__(self) -> None:
             super().__post_init__()
-            if self.synonyms < 1:
-                raise ValueError(f"synonyms must be >= 1, got {self!r}")
-            if not -1 <= self.synonym_min_cos <= 1:
-                raise ValueError(f"synonym_min_cos must be in [-1, 1], got {self!r}")
             if not 0 <= self.keep_rate <= 1:
                 raise ValueError(f"keep_rate must be in [0, 1], got {self!r}")
 
@@ -96,15 +120,8 @@ class Safer(InputNoise):
         self._offsets = self._candidates = self._continuation = None
 
     def setup(self, classifier, train_dataset) -> None:
-        continuation = word_piece_continuations(classifier.tokenizer)
-        if not continuation.any():
-            raise RobustuneError("safer substitutes whole words of a WordPiece vocabulary (BERT-style '##' "
-                                 "pieces); this encoder's tokenizer has none")
-        glove = GloveNeighbours(k=self.params.synonyms, min_cos=self.params.synonym_min_cos)
-        skip = stop_words()
-        self._offsets, self._candidates = substitution_table(
-            classifier.tokenizer, lambda word: [] if word in skip else glove.neighbours(word))
-        self._continuation = continuation
+        self._offsets, self._candidates, self._continuation = perturbation_sets(
+            classifier.tokenizer, self.params.synonyms, self.params.synonym_min_cos, self.name)
         super().setup(classifier, train_dataset)
 
     def altered(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

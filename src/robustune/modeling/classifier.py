@@ -167,13 +167,19 @@ class RobustClassifier(nn.Module):
         return self.base_probabilities(batch)
 
     def _smoothed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.smoothing.probabilities(batch, self.base_probabilities, self.num_labels, self.tokenizer)
+        return self.smoothing.probabilities(batch, self)
 
     def configure_smoothing(self, **overrides) -> None:
-        """Override the saved vote's settings (``samples``, ``seed``, a mask vote's ``mask_rate``; None keeps one)."""
+        """Override the saved vote's settings (``samples``, ``seed``, a mask vote's ``mask_rate``, a
+        substitution vote's ``keep``; None keeps one)."""
         if self.smoothing is None:
             raise RobustuneError("the model is not smoothed; vote settings do not apply")
-        values = {**self.smoothing.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
+        saved = self.smoothing.to_dict()
+        foreign = sorted(k for k, v in overrides.items() if v is not None and k not in saved)
+        if foreign:
+            raise RobustuneError(f"a {saved['kind']} has no setting {', '.join(foreign)} "
+                                 f"(its settings: {', '.join(k for k in saved if k != 'kind')})")
+        values = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
         self.smoothing = smoothing_from_dict(values, "vote settings", self.smoothing.tensors())
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:

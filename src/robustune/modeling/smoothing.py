@@ -17,6 +17,11 @@ tie goes to the lower label index (argmax), so an odd N avoids ties between two 
   replaced by a word drawn uniformly from that set (the word itself included; a keep rate, not in the
   paper, makes the word itself more likely).
 
+And one ensemble, :class:`HullEnsemble`, DNE's (Zhou, Zheng, Hsieh, Chang, Huang, "Defense against
+Synonym Substitution-based Adversarial Attacks via Dirichlet Neighborhood Ensemble", ACL 2021): the base
+model's probabilities averaged over N virtual inputs whose word embeddings are Dirichlet-weighted points of
+the convex hull of each word's neighbourhood (modeling/hull.py).
+
 Reproducibility: the N variants of an input are drawn from a generator seeded with a hash of
 (seed, the input's token ids), so a text gets the same vote in any batch, in any order, on any run —
 and a changed text (an attacker's candidate) gets fresh variants, as a deployed smoothed model would.
@@ -40,6 +45,7 @@ import numpy as np
 import torch
 
 from ..errors import RobustuneError
+from .hull import dirichlet_weights, hull_corners, hull_points
 
 #: Sequences per forward when the N copies of a batch are classified (bounds the memory of large N).
 CHUNK = 512
@@ -181,13 +187,13 @@ class MaskVote:
         chosen = chosen.flatten(0, 1).to(ids.device)  # (B·N, T)
         return ids.repeat_interleave(self.samples, dim=0).masked_fill(chosen, mask_token_id)
 
-    def probabilities(self, batch: dict[str, torch.Tensor], base: Callable[[dict], torch.Tensor], num_labels: int,
-                      tokenizer) -> torch.Tensor:
-        """(B, K) vote shares of ``base`` (tokenized batch -> (b, K) probabilities) over the masked copies."""
+    def probabilities(self, batch: dict[str, torch.Tensor], classifier) -> torch.Tensor:
+        """(B, K) vote shares of ``classifier``'s base model over the masked copies."""
+        tokenizer = classifier.tokenizer
         if tokenizer.mask_token_id is None:
             raise RobustuneError("this model's tokenizer has no mask token; its smoothing cannot mask inputs")
         copies = self.masked_copies(batch, tokenizer.mask_token_id, tokenizer.all_special_ids)  # (B·N, T)
-        return vote(copies, batch, self.samples, base, num_labels)
+        return vote(copies, batch, self.samples, classifier.base_probabilities, classifier.num_labels)
 
 
 @dataclass
@@ -241,15 +247,99 @@ class SubstitutionVote:
                                                    self.candidates, generator, self.keep)
         return copies.flatten(0, 1).to(batch["input_ids"].device)  # (B·N, T)
 
-    def probabilities(self, batch: dict[str, torch.Tensor], base: Callable[[dict], torch.Tensor], num_labels: int,
-                      tokenizer) -> torch.Tensor:
-        """(B, K) vote shares of ``base`` (tokenized batch -> (b, K) probabilities) over the substituted copies."""
-        if batch["input_ids"].max() >= len(self.continuation):
-            raise RobustuneError(f"token ids beyond the substitution table's vocabulary of {len(self.continuation)}")
-        return vote(self.substituted_copies(batch), batch, self.samples, base, num_labels)
+    def probabilities(self, batch: dict[str, torch.Tensor], classifier) -> torch.Tensor:
+        """(B, K) vote shares of ``classifier``'s base model over the substituted copies."""
+        check_vocabulary(batch, self.continuation, "substitution table")
+        return vote(self.substituted_copies(batch), batch, self.samples, classifier.base_probabilities,
+                    classifier.num_labels)
 
 
-SMOOTHINGS: dict[str, type] = {MaskVote.kind: MaskVote, SubstitutionVote.kind: SubstitutionVote}
+def check_vocabulary(batch: dict[str, torch.Tensor], continuation: torch.Tensor, what: str) -> None:
+    if batch["input_ids"].max() >= len(continuation):
+        raise RobustuneError(f"token ids beyond the {what}'s vocabulary of {len(continuation)}")
+
+
+@dataclass
+class HullEnsemble:
+    """DNE's prediction: the base classifier's probabilities averaged over ``samples`` virtual inputs, each
+    word's embedding a Dirichlet-weighted point of the hull of its neighbourhood (modeling/hull.py).
+
+    The hulls (:func:`hull.hull_table`) and the vocabulary's ``##`` pieces are tensors saved in the model's
+    weights file; ``samples``, ``seed`` and the Dirichlet's ``alpha`` and ``decay`` are the settings.
+    """
+
+    kind: ClassVar[str] = "hull-ensemble"
+    TENSORS: ClassVar[tuple[str, ...]] = ("offsets", "vertices", "first", "continuation")
+    samples: int = 15
+    seed: int = 0
+    alpha: float = 1.0
+    decay: float = 0.5
+    offsets: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
+    vertices: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
+    first: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
+    continuation: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+            raise RobustuneError(f"the ensemble needs samples >= 1, got {self.samples!r}")
+        if not self.alpha > 0 or not 0 < self.decay <= 1:
+            raise RobustuneError(f"the Dirichlet needs alpha > 0 and decay in (0, 1], got {self.alpha!r}, "
+                                 f"{self.decay!r}")
+        if any(getattr(self, name) is None for name in self.TENSORS):
+            raise RobustuneError("a hull ensemble needs its hulls (the smoothing.offsets, smoothing.vertices, "
+                                 "smoothing.first and smoothing.continuation tensors of model.safetensors)")
+        vocabulary = len(self.continuation)
+        if (len(self.offsets) != vocabulary + 1 or len(self.first) != vocabulary
+                or int(self.offsets[-1]) != len(self.vertices)):
+            raise RobustuneError(f"the hull table is inconsistent: {len(self.offsets)} offsets and {len(self.first)} "
+                                 f"first-order counts for a vocabulary of {vocabulary}, {len(self.vertices)} vertices")
+
+    @property
+    def forwards_per_text(self) -> int:
+        return self.samples
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "samples": self.samples, "seed": self.seed, "alpha": self.alpha,
+                "decay": self.decay}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name) for name in self.TENSORS}
+
+    def weights(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hulls' vertex ids (B, T, M) and N Dirichlet draws of their weights per row, (B, N, T, M), each
+        row's from its own generator (padding positions: the token itself)."""
+        ids, attention = batch["input_ids"].cpu(), batch["attention_mask"].cpu()  # (B, T): the hulls are on the CPU
+        eligible = whole_words(ids, attention, self.continuation)  # (B, T)
+        corners, concentration = hull_corners(ids, eligible, self.offsets, self.vertices, self.first,
+                                              self.alpha, self.decay)  # (B, T, M) each
+        weights = torch.zeros(*ids.shape[:1], self.samples, *corners.shape[1:])  # (B, N, T, M)
+        weights[..., 0] = 1.0
+        for i in range(ids.shape[0]):
+            real = attention[i].bool()  # (T,)
+            rng = np.random.default_rng(input_seed(self.seed, ids[i][real].tolist()))
+            part = concentration[i][real].expand(self.samples, -1, -1)  # (N, L, M)
+            weights[i][:, real] = dirichlet_weights(part.contiguous(), rng)
+        return corners, weights
+
+    def probabilities(self, batch: dict[str, torch.Tensor], classifier) -> torch.Tensor:
+        """(B, K) probabilities of ``classifier``'s base model averaged over the N virtual inputs of each row."""
+        check_vocabulary(batch, self.continuation, "hull table")
+        corners, weights = self.weights(batch)  # (B, T, M), (B, N, T, M)
+        table = classifier.encoder.get_input_embeddings()
+        device = batch["input_ids"].device
+        rows = max(1, CHUNK // self.samples)  # rows per forward: rows·N sequences
+        out = []
+        for start in range(0, corners.shape[0], rows):
+            part = slice(start, start + rows)
+            points = hull_points(weights[part].to(device), table(corners[part].to(device)))  # (r, N, T, D)
+            inputs = {k: v[part].repeat_interleave(self.samples, dim=0) for k, v in batch.items() if k != "input_ids"}
+            probs = classifier.base_probabilities({"inputs_embeds": points.flatten(0, 1), **inputs})  # (r·N, K)
+            out.append(probs.view(-1, self.samples, probs.shape[-1]).mean(1))  # (r, K)
+        return torch.cat(out)
+
+
+SMOOTHINGS: dict[str, type] = {MaskVote.kind: MaskVote, SubstitutionVote.kind: SubstitutionVote,
+                               HullEnsemble.kind: HullEnsemble}
 #: Prefix of a smoothing's tensors in the model's weights file.
 TENSOR_PREFIX = "smoothing."
 
