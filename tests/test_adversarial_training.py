@@ -8,6 +8,7 @@ import pytest
 import robustune
 from robustune import RobustClassifier, RobustuneError
 from robustune.attacks import build_recipe
+from robustune.cli import main
 from robustune.modeling import ModelSettings
 from robustune.training.adversarial import AdversarialAugmentation, AugmentedDataset
 from robustune.training.features import EncodedDataset
@@ -75,13 +76,18 @@ def test_train_with_adversarial_augmentation(tiny_encoder, toy_csv, tmp_path, mo
         robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "x"), model=tiny_encoder, adversarial="nope")
 
 
-def test_a_missing_attack_asset_fails_before_any_training(tiny_encoder, toy_csv, tmp_path, monkeypatch):
+def test_a_missing_attack_asset_fails_before_any_training(tiny_encoder, toy_csv, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ROBUSTUNE_CACHE", str(tmp_path / "empty-cache"))  # no masked LM built there
     out = tmp_path / "m"
     with pytest.raises(RobustuneError, match="needs a masked LM"):
         robustune.train(data=str(toy_csv), output_dir=str(out), model=tiny_encoder, method="three-phase",
                         adversarial="bert-attack", progress=False)
     assert not (out / "checkpoints").exists()  # not even the first phase ran
+    # --adversarial-mlm reaches the recipe: the masked LM it names is the one loaded (and missing here)
+    assert main(["train", "--data", str(toy_csv), "--output", str(out), "--model", tiny_encoder, "--epochs", "1",
+                 "--adversarial", "bert-attack", "--adversarial-mlm", str(tmp_path / "no-mlm")]) == 2
+    assert f"cannot load masked LM '{tmp_path / 'no-mlm'}'" in capsys.readouterr().err
+    assert not (out / "checkpoints").exists()
 
 
 def test_a_resumed_epoch_refills_the_slots_of_that_epoch(tiny_encoder):

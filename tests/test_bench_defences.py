@@ -28,6 +28,7 @@ def _config(toy_csv: Path, tiny_encoder: str, **overrides) -> dict:
         "methods": ["vanilla", {"name": "freelb", "params": {"adv_steps": 2, "adv_lr": 0.1}},
                     {"name": "ranmask", "params": {"mask_rate": 0.2, "vote_samples": 3}},
                     {"name": "safer", "params": {"synonyms": 4, "vote_samples": 5}},
+                    {"name": "dne", "params": {"adv_steps": 1, "vote_samples": 3}},
                     {"name": "vanilla", "label": "vanilla-adv",
                      "train": {"adversarial": "deepwordbug", "adversarial_fraction": 0.25,
                                "adversarial_query_budget": 20, "epochs": 3}}],
@@ -48,7 +49,7 @@ def test_bench_trains_and_attacks_the_defences(toy_csv, tiny_encoder, tmp_path):
     config = load_config(_write(tmp_path, _config(toy_csv, tiny_encoder)))
     out = tmp_path / "bench"
     results = run_bench(config, out, isolation="inline", progress=False)
-    assert results["finished_cells"] == results["total_cells"] == 10
+    assert results["finished_cells"] == results["total_cells"] == 12
 
     cells = {c.id: c for c in expand(config)}
     freelb = json.loads((out / cells["toy__rich__freelb__seed1"].folder / "model" / "config.json").read_text())
@@ -57,6 +58,8 @@ def test_bench_trains_and_attacks_the_defences(toy_csv, tiny_encoder, tmp_path):
     assert ranmask.smoothing.samples == 3 and ranmask.smoothing.mask_rate == 0.2
     safer = RobustClassifier.from_pretrained(out / cells["toy__rich__safer__seed1"].folder / "model")
     assert safer.smoothing.kind == "substitution-vote" and safer.smoothing.samples == 5
+    dne = RobustClassifier.from_pretrained(out / cells["toy__rich__dne__seed1"].folder / "model")
+    assert dne.smoothing.kind == "hull-ensemble" and dne.smoothing.samples == 3
     adv = json.loads((out / cells["toy__rich__vanilla-adv__seed1"].folder / "model" / "config.json").read_text())
     assert adv["robustune"]["training"]["adversarial"] == "deepwordbug"
     assert adv["robustune"]["training"]["adversarial_query_budget"] == 20
@@ -75,6 +78,8 @@ def test_bench_trains_and_attacks_the_defences(toy_csv, tiny_encoder, tmp_path):
         3 * rows[("ranmask", "deepwordbug")]["avg_queries"]["mean"])
     assert rows[("safer", "deepwordbug")]["avg_model_forwards"]["mean"] == pytest.approx(
         5 * rows[("safer", "deepwordbug")]["avg_queries"]["mean"])
+    assert rows[("dne", "deepwordbug")]["avg_model_forwards"]["mean"] == pytest.approx(
+        3 * rows[("dne", "deepwordbug")]["avg_queries"]["mean"])
     assert rows[("vanilla", "deepwordbug")]["avg_model_forwards"]["mean"] == pytest.approx(
         rows[("vanilla", "deepwordbug")]["avg_queries"]["mean"])
     training = {r["method"]: r for r in saved["aggregates"]}
@@ -86,7 +91,8 @@ def test_bench_trains_and_attacks_the_defences(toy_csv, tiny_encoder, tmp_path):
 
 @pytest.mark.parametrize("train,key", [({"adversarial": "nope"}, "methods[1].train.adversarial"),
                                        ({"epochs": 0}, "methods[1].train.epochs"),
-                                       ({"adversarial_query_budget": 0}, "methods[1].train.adversarial_query_budget")])
+                                       ({"adversarial_query_budget": 0}, "methods[1].train.adversarial_query_budget"),
+                                       ({"adversarial_mlm": 3}, "methods[1].train.adversarial_mlm")])
 def test_bad_method_train_names_file_and_key(toy_csv, tiny_encoder, tmp_path, train, key):
     raw = _config(toy_csv, tiny_encoder, methods=["vanilla", {"name": "vanilla", "label": "adv", "train": train}])
     with pytest.raises(RobustuneError, match="b.yaml: " + re.escape(key)):

@@ -25,8 +25,9 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
     report: {projection_methods: [vanilla, knn-bert], projection_setting: rich, projection_rows: 500}
 
 A method's ``train`` sets the adversarial-augmentation fields of TrainConfig (``adversarial``,
-``adversarial_fraction``, ``adversarial_query_budget``, ``adversarial_search``, ``adversarial_samples``)
-and ``epochs`` for its cells only: word-level adversarial training is then a row of its own (give it
+``adversarial_fraction``, ``adversarial_query_budget``, ``adversarial_search``, ``adversarial_samples``,
+``adversarial_mlm``: the masked LM of bert-attack, relative to the working directory) and ``epochs`` for its
+cells only: word-level adversarial training is then a row of its own (give it
 a ``label``), with as many attack rounds as it has epochs after the first. A method's (or peer's) ``settings: [...]``
 and ``seeds: [...]`` limit it to those settings and those of the bench's seeds (a costly method
 measured on fewer seeds: its rows show which).
@@ -83,7 +84,7 @@ SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "
 #: TrainConfig fields a method entry may set for its own cells: word-level adversarial training, and the
 #: number of epochs (adversarial training attacks at the start of every epoch after the first).
 METHOD_TRAIN_KEYS = ("adversarial", "adversarial_fraction", "adversarial_query_budget", "adversarial_search",
-                     "adversarial_samples", "epochs")
+                     "adversarial_samples", "adversarial_mlm", "epochs")
 CLEAN = "clean"  # a setting's poisoner: the unpoisoned encoder
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # names become folder names
 
@@ -364,6 +365,8 @@ def _method_train(r: _Reader, raw, key: str) -> dict:
     if "adversarial_samples" in raw:
         out["adversarial_samples"] = r.typed(raw["adversarial_samples"], f"{key}.adversarial_samples", int,
                                              positive=True)
+    if raw.get("adversarial_mlm") is not None:
+        out["adversarial_mlm"] = r.typed(raw["adversarial_mlm"], f"{key}.adversarial_mlm", str)
     if "epochs" in raw:
         out["epochs"] = r.typed(raw["epochs"], f"{key}.epochs", float, positive=True)
     return out

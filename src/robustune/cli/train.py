@@ -68,6 +68,8 @@ def add_parser(sub):
                    "default: greedy)")
     g.add_argument("--adversarial-samples", type=int, default=16,
                    help="random perturbations per example for --adversarial-search random (default: 16)")
+    g.add_argument("--adversarial-mlm", metavar="MLM",
+                   help="the masked LM of --adversarial bert-attack (default: the one `robustune mlm build` saves)")
     g = p.add_argument_group("defence against poisoned pre-trained weights")
     g.add_argument("--reinit-top-layers", type=int, default=0, metavar="N",
                    help="re-initialise the encoder's top N layers before training (default: 0)")
@@ -118,6 +120,7 @@ def run(args) -> int:
         split_seed=args.split_seed, pooling=args.pooling, bf16=args.bf16, adversarial=args.adversarial,
         adversarial_fraction=args.adversarial_fraction, adversarial_query_budget=args.adversarial_query_budget,
         adversarial_search=args.adversarial_search, adversarial_samples=args.adversarial_samples,
+        adversarial_mlm=args.adversarial_mlm,
         reinit_top_layers=args.reinit_top_layers, resume=args.resume,
         overwrite=args.overwrite, save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints,
         progress=args.progress,

@@ -134,7 +134,8 @@ def adversarial_augmentation(config, classifier, train_set: EncodedDataset):
     """(the dataset the Trainer trains on, its callback) for ``config.adversarial``."""
     from ..attacks import build_recipe
 
-    attack = build_recipe(config.adversarial, query_budget=config.adversarial_query_budget, seed=config.seed)
+    attack = build_recipe(config.adversarial, query_budget=config.adversarial_query_budget, seed=config.seed,
+                          **({"mlm": config.adversarial_mlm} if config.adversarial_mlm else {}))
     if config.adversarial_search == "random":
         from ..attacks.random_sampling import RandomSampling
 

@@ -45,6 +45,7 @@ class TrainConfig:
     adversarial_query_budget: int | None = 200
     adversarial_search: str = "greedy"  # the recipe's greedy search, or "random" sampling (attacks/random_sampling.py)
     adversarial_samples: int = 16  # random perturbations drawn per example by the "random" search
+    adversarial_mlm: str | None = None  # the masked LM of a recipe that needs one (bert-attack); None: its default
     # defence against poisoned pre-trained weights: re-initialise the encoder's top N layers first
     reinit_top_layers: int = 0
     # run management
