@@ -22,7 +22,7 @@ ensemble of 100). ρ = 0.3 is a middle ground between the two; N = 15 keeps an a
 larger ρ and N where certification (or a larger compute budget) matters. The pilot of issue 23
 (bench/results/robustness-pilot/: ρ = 0.3, N = 9, 2,000 SST-2 rows, 1 epoch) found no gain under
 textfooler at this ρ and 3.8 points less clean accuracy. At the paper's ρ = 0.9 (4,000 SST-2 rows, 2
-epochs, one seed; BENCHMARKS.md "Randomised smoothing: safer and ranmask") MiniLM does not learn the
+epochs, one seed; BENCHMARKS.md "Randomised smoothing: safer, ranmask and dne") MiniLM does not learn the
 task: 62.0% test accuracy against vanilla's 85.9%, and less accuracy than vanilla under every attack.
 
 Deviations from the paper, and why:

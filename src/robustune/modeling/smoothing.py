@@ -255,6 +255,7 @@ class SubstitutionVote:
 
 
 def check_vocabulary(batch: dict[str, torch.Tensor], continuation: torch.Tensor, what: str) -> None:
+    """A clear error when ``batch`` holds token ids past the end of a saved table's vocabulary."""
     if batch["input_ids"].max() >= len(continuation):
         raise RobustuneError(f"token ids beyond the {what}'s vocabulary of {len(continuation)}")
 
