@@ -54,6 +54,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,20 +141,15 @@ class DNE(Method):
             return {"ce": F.cross_entropy(classifier(**inputs), batch["labels"])}
         corners, logits = self.initial_logits(inputs["input_ids"], inputs["attention_mask"])  # (B, T, M)
         table = classifier.encoder.get_input_embeddings()
-        masks = None
+        masks = DropoutReplay(corners.device)  # the first pass's dropout masks, for every pass
         earlier = []  # sg[loss_t] of the passes already back-propagated
         for t in range(p.adv_steps + 1):
             logits.requires_grad_(True)
             # A fresh lookup each pass: the previous backward freed the graph to the table.
             points = hull_points(torch.softmax(logits, dim=-1), table(corners))  # (B, T, D)
-            if masks is None:
-                masks = DropoutReplay(points.device)  # the first pass's dropout masks, for every pass
+            with masks.replay() if t else contextlib.nullcontext():
                 out = classifier(inputs_embeds=points, attention_mask=inputs["attention_mask"],
                                  token_type_ids=inputs.get("token_type_ids"))  # (B, K)
-            else:
-                with masks.replay():
-                    out = classifier(inputs_embeds=points, attention_mask=inputs["attention_mask"],
-                                     token_type_ids=inputs.get("token_type_ids"))  # (B, K)
             loss = F.cross_entropy(out, batch["labels"])
             if t == p.adv_steps:
                 break

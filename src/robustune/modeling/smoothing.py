@@ -149,31 +149,40 @@ def substitute_tokens(input_ids: torch.Tensor, eligible: torch.Tensor, offsets: 
     return torch.where(swap, picked, input_ids)
 
 
-@dataclass
-class MaskVote:
-    """RanMASK's prediction: the vote of the base classifier over ``samples`` random maskings."""
+class Smoothing:
+    """What the smoothings share: N forwards per prediction, and their tables (``TENSORS``) by name."""
 
-    kind: ClassVar[str] = "mask-vote"
-    TENSORS: ClassVar[tuple[str, ...]] = ()  # the names of the tensors it saves in the weights file: none
-    samples: int = 15
-    mask_rate: float = 0.3
-    seed: int = 0
+    TENSORS: ClassVar[tuple[str, ...]] = ()
+    samples: int
 
-    def __post_init__(self) -> None:
+    def check_samples(self, what: str) -> None:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
-            raise RobustuneError(f"the vote needs samples >= 1, got {self.samples!r}")
-        if not 0 <= self.mask_rate < 1:
-            raise RobustuneError(f"the mask rate must be in [0, 1), got {self.mask_rate!r}")
+            raise RobustuneError(f"{what} needs samples >= 1, got {self.samples!r}")
 
     @property
     def forwards_per_text(self) -> int:
         return self.samples
 
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name) for name in self.TENSORS}
+
+
+@dataclass
+class MaskVote(Smoothing):
+    """RanMASK's prediction: the vote of the base classifier over ``samples`` random maskings."""
+
+    kind: ClassVar[str] = "mask-vote"
+    samples: int = 15
+    mask_rate: float = 0.3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.check_samples("the vote")
+        if not 0 <= self.mask_rate < 1:
+            raise RobustuneError(f"the mask rate must be in [0, 1), got {self.mask_rate!r}")
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, **dataclasses.asdict(self)}
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        return {}
 
     def masked_copies(self, batch: dict[str, torch.Tensor], mask_token_id: int, special_ids: list[int]) -> torch.Tensor:
         """(B·N, T) input ids: N masked copies of each row, drawn from that row's own generator."""
@@ -197,7 +206,7 @@ class MaskVote:
 
 
 @dataclass
-class SubstitutionVote:
+class SubstitutionVote(Smoothing):
     """SAFER's prediction: the vote of the base classifier over ``samples`` random word substitutions.
 
     The perturbation sets (:func:`substitution_table`) and the vocabulary's ``##`` pieces are tensors
@@ -214,8 +223,7 @@ class SubstitutionVote:
     continuation: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
-            raise RobustuneError(f"the vote needs samples >= 1, got {self.samples!r}")
+        self.check_samples("the vote")
         if not 0 <= self.keep <= 1:
             raise RobustuneError(f"the keep rate must be in [0, 1], got {self.keep!r}")
         if any(getattr(self, name) is None for name in self.TENSORS):
@@ -225,15 +233,8 @@ class SubstitutionVote:
             raise RobustuneError(f"the substitution table is inconsistent: {len(self.offsets)} offsets for a "
                                  f"vocabulary of {len(self.continuation)}, {len(self.candidates)} candidates")
 
-    @property
-    def forwards_per_text(self) -> int:
-        return self.samples
-
     def to_dict(self) -> dict:
         return {"kind": self.kind, "samples": self.samples, "seed": self.seed, "keep": self.keep}
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name) for name in self.TENSORS}
 
     def substituted_copies(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B·N, T) input ids: N substituted copies of each row, drawn from that row's own generator."""
@@ -261,7 +262,7 @@ def check_vocabulary(batch: dict[str, torch.Tensor], continuation: torch.Tensor,
 
 
 @dataclass
-class HullEnsemble:
+class HullEnsemble(Smoothing):
     """DNE's prediction: the base classifier's probabilities averaged over ``samples`` virtual inputs, each
     word's embedding a Dirichlet-weighted point of the hull of its neighbourhood (modeling/hull.py).
 
@@ -281,8 +282,7 @@ class HullEnsemble:
     continuation: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
-            raise RobustuneError(f"the ensemble needs samples >= 1, got {self.samples!r}")
+        self.check_samples("the ensemble")
         if not self.alpha > 0 or not 0 < self.decay <= 1:
             raise RobustuneError(f"the Dirichlet needs alpha > 0 and decay in (0, 1], got {self.alpha!r}, "
                                  f"{self.decay!r}")
@@ -295,16 +295,9 @@ class HullEnsemble:
             raise RobustuneError(f"the hull table is inconsistent: {len(self.offsets)} offsets and {len(self.first)} "
                                  f"first-order counts for a vocabulary of {vocabulary}, {len(self.vertices)} vertices")
 
-    @property
-    def forwards_per_text(self) -> int:
-        return self.samples
-
     def to_dict(self) -> dict:
         return {"kind": self.kind, "samples": self.samples, "seed": self.seed, "alpha": self.alpha,
                 "decay": self.decay}
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name) for name in self.TENSORS}
 
     def weights(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The hulls' vertex ids (B, T, M) and N Dirichlet draws of their weights per row, (B, N, T, M), each
