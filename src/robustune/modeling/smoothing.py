@@ -43,6 +43,7 @@ from typing import Callable, ClassVar
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..errors import RobustuneError
 from .hull import dirichlet_weights, hull_corners, hull_points
@@ -121,7 +122,8 @@ def substitution_table(tokenizer, neighbours: Callable[[str], list[str]]) -> tup
     vocab = tokenizer.get_vocab()
     special = set(tokenizer.all_special_ids)
     sets: list[list[int]] = [[] for _ in range(max(vocab.values()) + 1)]
-    for word, i in vocab.items():
+    # Tens of seconds for a BERT vocabulary (a GloVe search and WordNet filters a word): a bar on a terminal.
+    for word, i in tqdm(vocab.items(), desc="perturbation sets", unit="token", disable=None, leave=False):
         if i in special or not word.isalpha():
             continue
         sets[i] = list(dict.fromkeys(vocab[n] for n in neighbours(word) if vocab.get(n, i) != i))
