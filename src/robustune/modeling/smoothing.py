@@ -161,6 +161,12 @@ class Smoothing:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
             raise RobustuneError(f"{what} needs samples >= 1, got {self.samples!r}")
 
+    def check_tensors(self, needs: str) -> None:
+        """A clear error where a table is missing; ``needs`` says what, e.g. "a hull ensemble needs its hulls"."""
+        if any(getattr(self, name) is None for name in self.TENSORS):
+            names = [f"smoothing.{name}" for name in self.TENSORS]
+            raise RobustuneError(f"{needs} (the {', '.join(names[:-1])} and {names[-1]} tensors of model.safetensors)")
+
     @property
     def forwards_per_text(self) -> int:
         return self.samples
@@ -228,9 +234,7 @@ class SubstitutionVote(Smoothing):
         self.check_samples("the vote")
         if not 0 <= self.keep <= 1:
             raise RobustuneError(f"the keep rate must be in [0, 1], got {self.keep!r}")
-        if any(getattr(self, name) is None for name in self.TENSORS):
-            raise RobustuneError("a substitution vote needs its perturbation table (the smoothing.offsets, "
-                                 "smoothing.candidates and smoothing.continuation tensors of model.safetensors)")
+        self.check_tensors("a substitution vote needs its perturbation table")
         if len(self.offsets) != len(self.continuation) + 1 or int(self.offsets[-1]) != len(self.candidates):
             raise RobustuneError(f"the substitution table is inconsistent: {len(self.offsets)} offsets for a "
                                  f"vocabulary of {len(self.continuation)}, {len(self.candidates)} candidates")
@@ -288,9 +292,7 @@ class HullEnsemble(Smoothing):
         if not self.alpha > 0 or not 0 < self.decay <= 1:
             raise RobustuneError(f"the Dirichlet needs alpha > 0 and decay in (0, 1], got {self.alpha!r}, "
                                  f"{self.decay!r}")
-        if any(getattr(self, name) is None for name in self.TENSORS):
-            raise RobustuneError("a hull ensemble needs its hulls (the smoothing.offsets, smoothing.vertices, "
-                                 "smoothing.first and smoothing.continuation tensors of model.safetensors)")
+        self.check_tensors("a hull ensemble needs its hulls")
         vocabulary = len(self.continuation)
         if (len(self.offsets) != vocabulary + 1 or len(self.first) != vocabulary
                 or int(self.offsets[-1]) != len(self.vertices)):
