@@ -27,6 +27,22 @@ def tiny_encoder(tmp_path_factory) -> str:
     return str(build_tiny_encoder(tmp_path_factory.mktemp("tiny-bert")))
 
 
+MLM_TEXTS = ["a good film", "a great and moving story", "a bad and boring movie", "the worst film this year",
+             "i loved this movie", "i hated this film", "the music was lovely", "the acting was awful"] * 8
+
+
+@pytest.fixture(scope="session")
+def tiny_mlm(tmp_path_factory) -> str:
+    """Path of a 1-layer masked LM with its own 120-token WordPiece vocabulary, trained briefly on MLM_TEXTS."""
+    from robustune.attacks.mlm_build import build_mlm
+
+    out = tmp_path_factory.mktemp("tiny-mlm")
+    stats = build_mlm(out, MLM_TEXTS, base="scratch", steps=30, batch_size=16, vocab_size=120, hidden=32, layers=1,
+                      lr=3e-3, progress=False)
+    assert stats["last_loss"] < stats["first_loss"]
+    return str(out)
+
+
 def toy_rows(n_per_class: int = 24, seed: int = 0) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     rows = [(rng.choice(_POS), "positive") for _ in range(n_per_class)]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import MLM_TEXTS as TEXTS
 from robustune import RobustClassifier, RobustuneError
 from robustune.attacks import WordText, build_recipe, load_victim
 from robustune.attacks.mlm_build import build_mlm, mask_tokens
@@ -88,19 +89,6 @@ def test_mask_tokens_follows_bert_recipe():
     assert (inputs[~chosen] == 7).all()
 
 
-TEXTS = ["a good film", "a great and moving story", "a bad and boring movie", "the worst film this year",
-         "i loved this movie", "i hated this film", "the music was lovely", "the acting was awful"] * 8
-
-
-@pytest.fixture(scope="module")
-def tiny_mlm(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny-mlm")
-    stats = build_mlm(out, TEXTS, base="scratch", steps=30, batch_size=16, vocab_size=120, hidden=32, layers=1,
-                      lr=3e-3, progress=False)
-    assert stats["last_loss"] < stats["first_loss"]
-    return str(out)
-
-
 def test_mlm_build_is_seeded_and_leaves_global_rng_alone(tmp_path):
     torch.manual_seed(123)
     before = torch.get_rng_state()
@@ -142,8 +130,9 @@ def tiny_model(tiny_encoder, tmp_path_factory):
 def test_cli_attack_on_tiny_model(tiny_model, tiny_mlm, toy_csv, tmp_path, capsys):
     victim = load_victim(tiny_model)
     assert victim.label_names == ["negative", "positive"] and victim(["a good film"]).shape == (1, 2)
-    for recipe, extra in (("deepwordbug", []), ("bert-attack", ["--mlm", tiny_mlm])):
-        out = tmp_path / recipe
+    for name, recipe, extra in (("deepwordbug", "deepwordbug", []), ("bert-attack", "bert-attack", ["--mlm", tiny_mlm]),
+                                ("polarity", "bert-attack", ["--mlm", tiny_mlm, "--keep-polarity"])):
+        out = tmp_path / name
         argv = ["attack", "--model", tiny_model, "--data", str(toy_csv), "--recipe", recipe,
                 "--num-examples", "6", "--output", str(out), *extra]
         assert main(argv) == 0
@@ -151,9 +140,13 @@ def test_cli_attack_on_tiny_model(tiny_model, tiny_mlm, toy_csv, tmp_path, capsy
         assert summary["num_examples"] == 6 and sum(summary["counts"].values()) == 6
         assert len((out / "examples.jsonl").read_text().splitlines()) == 6
         assert (out / "report.md").is_file()
+        assert json.loads((out / "run.json").read_text()).get("keep_polarity", False) == (name == "polarity")
     assert main(["attack", "--model", tiny_model, "--data", str(toy_csv), "--recipe", "deepwordbug",
                  "--output", str(tmp_path / "deepwordbug")]) == 2
     assert "--resume" in capsys.readouterr().err
+    assert main(["attack", "--model", tiny_model, "--data", str(toy_csv), "--recipe", "deepwordbug",
+                 "--keep-polarity", "--output", str(tmp_path / "dwb-polarity")]) == 2
+    assert "keep_polarity applies" in capsys.readouterr().err and not (tmp_path / "dwb-polarity").exists()
 
 
 def test_recipes_build():

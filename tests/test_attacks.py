@@ -10,8 +10,9 @@ import torch
 from robustune import RobustuneError
 from robustune.attacks import Attack, WordText, build_recipe, load_victim, run_attack
 from robustune.attacks.constraints import (CandidateConstraint, MaxEditDistance, MaxModificationRate,
-                                           RepeatModification, SearchState,
+                                           RepeatModification, SamePolarity, SearchState,
                                            SentenceSimilarity, StopWords, check_all)
+from robustune.attacks.sentiment import opposite_polarity, vader_valence
 from robustune.attacks.goal import Goal, QueryBudgetExhausted
 from robustune.attacks.search import GreedyWordImportance
 from robustune.attacks.victim import Victim, native_bf16, resolve_precision, torch_victim
@@ -114,6 +115,30 @@ def test_candidate_constraints(tiny_encoder):
     assert list(MaxEditDistance(1).keep(original, [original.replace(1, "goad"), original.replace(1, "bad")])) == \
         [True, False]
     assert check_all([StopWords(), MaxModificationRate(0.4)], original, other, {1})
+
+
+def test_polarity_lexicon_and_constraint():
+    assert vader_valence()["great"] > 0 > vader_valence()["awful"] and len(vader_valence()) > 7000
+    assert opposite_polarity("fun", "sick") and opposite_polarity("Good", "BAD")
+    assert not opposite_polarity("good", "fine") and not opposite_polarity("lacks", "great")  # "lacks": unrated
+    original = WordText.from_text("a good film , great fun")
+    candidates = [original.replace(1, "fine"), original.replace(1, "bad"), original.replace(2, "mess"),
+                  original.replace(3, "fine").replace(4, "sick")]
+    assert list(SamePolarity().keep(original, candidates)) == [True, False, True, False]
+
+
+def test_same_polarity_keeps_the_search_off_opposite_words(tiny_mlm):
+    victim = load_victim(lexicon_proba, NAMES)
+    free = Attack(table_generator, [RepeatModification()]).attack(victim, "great", label=1)
+    assert free.status == "successful" and free.adversarial == "awful"  # the only flip: the opposite word
+    kept = Attack(table_generator, [RepeatModification(), SamePolarity()]).attack(victim, "great", label=1)
+    assert kept.status == "failed" and kept.adversarial in ("fine", "okay")
+    for recipe in ("textfooler", "bert-attack"):
+        kept = build_recipe(recipe, mlm=tiny_mlm, keep_polarity=True)
+        assert sum(isinstance(c, SamePolarity) for c in kept.constraints) == 1
+        assert not any(isinstance(c, SamePolarity) for c in build_recipe(recipe, mlm=tiny_mlm).constraints)
+    with pytest.raises(RobustuneError, match="keep_polarity applies"):
+        build_recipe("deepwordbug", keep_polarity=True)
 
 
 def test_sentence_similarity_cache_trimming_keeps_the_texts_of_the_call():

@@ -63,6 +63,8 @@ def test_config_parses_and_resolves_sources_next_to_the_file(toy_csv, tiny_encod
     ({"settings": [{"name": "x", "max_rows": 3}]}, "settings[0].max_rows"),
     ({"attacks": [{"recipe": "nope"}]}, "attacks[0].recipe"),
     ({"attacks": [{"recipe": "deepwordbug", "settings": ["missing"]}]}, "attacks[0].settings"),
+    ({"attacks": [{"recipe": "deepwordbug", "keep_polarity": True}]}, "attacks[0].keep_polarity"),
+    ({"attacks": [{"recipe": "deepwordbug"}, {"recipe": "deepwordbug", "query_budget": 9}]}, "attacks[1].label"),
     ({"peers": ["lightning"]}, "peers[0].name"),
     ({"datasets": [{"name": "toy", "train": "toy.csv"}]}, "datasets[0].test"),
     ({"colour": "red"}, "colour"),
@@ -102,6 +104,18 @@ def test_matrix_expansion(toy_csv, tiny_encoder, tmp_path):
     assert vanilla_few.spec["train_config"]["shots"] == 4 and vanilla_few.spec["train_config"]["seed"] == 2
     projected = {c.id for c in cells if c.spec.get("projection_rows")}
     assert projected == {"toy__rich__vanilla__seed1", "toy__rich__knn-bert__seed1"}
+
+
+def test_a_labelled_attack_is_a_cell_of_its_own(toy_csv, tiny_encoder, tmp_path):
+    raw = base_config(toy_csv, tiny_encoder, settings=[{"name": "rich", "max_train_samples": 40}], peers=[],
+                      methods=["vanilla"],
+                      attacks=[{"recipe": "textfooler"},
+                               {"recipe": "textfooler", "label": "tf-polarity", "keep_polarity": True}])
+    attacks = [c for c in expand(load_config(write_config(tmp_path, raw))) if c.kind == "attack"]
+    assert [c.id for c in attacks] == ["toy__rich__vanilla__seed1__textfooler",
+                                       "toy__rich__vanilla__seed1__tf-polarity"]
+    assert [c.spec["recipe"] for c in attacks] == ["textfooler", "textfooler"]
+    assert "keep_polarity" not in attacks[0].spec and attacks[1].spec["keep_polarity"] is True
 
 
 # ---- aggregation ----------------------------------------------------------------------------------

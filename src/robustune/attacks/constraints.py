@@ -7,7 +7,7 @@ Two kinds, as in TextAttack (Morris et al., EMNLP 2020 demo):
   share of the words is modified;
 * candidate constraints (``keep(original, candidates) -> bool mask``): the sentence encoder's cosine
   similarity between the original and a candidate stays above a threshold; a character edit stays
-  within a Levenshtein distance.
+  within a Levenshtein distance; (optionally) no word is swapped for one of opposite sentiment.
 
 Candidate constraints are checked *before* the victim is queried, so rejected texts cost no query,
 except those marked ``lazy`` (an expensive check, such as sentence similarity, that the search
@@ -226,6 +226,20 @@ class MaskedLMSimilarity(SentenceSimilarity):
             vectors = pool(hidden, enc["attention_mask"], "mean").numpy()  # (B, H)
             out.append(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
         return np.concatenate(out)  # (N, H)
+
+
+class SamePolarity(CandidateConstraint):
+    """No substituted word is rated on the other side of neutral than the word it replaces (VADER lexicon,
+    ``attacks/sentiment.py``): a label-preservation check for sentiment tasks, which GloVe neighbours
+    and masked-LM proposals otherwise fail ("fun" -> "sick", "lacks" -> "great" is allowed: "lacks" is
+    not rated). Not in TextFooler or BERT-Attack; TextDefender's attacks can leave sentiment words alone
+    altogether (``keep_sentiment_word``), which this relaxes to keeping their side."""
+
+    def keep(self, original: WordText, candidates: list[WordText]) -> np.ndarray:
+        from .sentiment import opposite_polarity
+
+        return np.array([not any(opposite_polarity(old, new) for old, new in zip(original.words, c.words)
+                                 if old != new) for c in candidates], dtype=bool)
 
 
 class MaxEditDistance(CandidateConstraint):

@@ -44,7 +44,9 @@ schedule, a setting may set ``adversarial`` (a recipe: adversarial training), ``
 **Several victims per attack**: an attack applies to the models of every method and peer (or of
 ``methods: [...]``) in its settings. An attack entry takes ``recipe``, ``num_examples``, ``seed``,
 ``query_budget``, ``mlm``, ``concurrency`` (examples attacked side by side, default 64:
-``robustune attack --concurrency``) and ``compile`` (``robustune attack --compile``, default false).
+``robustune attack --concurrency``), ``compile`` (``robustune attack --compile``, default false) and
+``keep_polarity`` (``robustune attack --keep-polarity``, textfooler and bert-attack, default false),
+and ``label`` (its name in the tables; needed for a second attack with the same recipe).
 
 **The backdoor chain** (arXiv 2108.13888) — poison → victim fine-tuning → trigger evaluation::
 
@@ -136,8 +138,14 @@ class AttackSpec:
     mlm: str | None = None  # bert-attack's masked LM (None: the one `robustune mlm build` made)
     concurrency: int = DEFAULT_CONCURRENCY  # examples attacked side by side, sharing the model's forwards
     compile: bool = False  # torch.compile the search's model (long attacks)
+    keep_polarity: bool = False  # textfooler, bert-attack: no swap of a word for one of opposite sentiment
     settings: list[str] | None = None  # attack the models of these settings (None: all)
     methods: list[str] | None = None  # ... of these methods/peers (None: all that make a model)
+    label: str | None = None  # the name in tables and cell ids; default: the recipe (two of one recipe need one)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.recipe
 
 
 @dataclass
@@ -374,6 +382,7 @@ def _method_train(r: _Reader, raw, key: str) -> dict:
 
 def _attacks(r: _Reader, raw, settings: list[str], makers: list[str]) -> list[AttackSpec]:
     from ..attacks import RECIPES
+    from ..attacks.recipes import POLARITY_RECIPES
 
     out = []
     for i, item in enumerate(r.listing(raw, "attacks", required=False)):
@@ -392,10 +401,16 @@ def _attacks(r: _Reader, raw, settings: list[str], makers: list[str]) -> list[At
             concurrency=r.typed(item.get("concurrency", DEFAULT_CONCURRENCY), f"{k}.concurrency", int,
                                 positive=True),
             compile=r.typed(item.get("compile", False), f"{k}.compile", bool),
+            keep_polarity=r.typed(item.get("keep_polarity", False), f"{k}.keep_polarity", bool),
             settings=r.names(item.get("settings"), f"{k}.settings"),
-            methods=r.names(item.get("methods"), f"{k}.methods"))
+            methods=r.names(item.get("methods"), f"{k}.methods"),
+            label=r.name(item["label"], f"{k}.label") if "label" in item else None)
+        if spec.keep_polarity and spec.recipe not in POLARITY_RECIPES:
+            r.fail(f"{k}.keep_polarity", f"applies to {', '.join(POLARITY_RECIPES)}, not {spec.recipe}")
         _known_names(r, spec.settings, settings, f"{k}.settings", "setting")
         _known_names(r, spec.methods, makers, f"{k}.methods", "method or peer")
+        if spec.display in (a.display for a in out):
+            r.fail(f"{k}.label", f"another attack is named {spec.display!r} already; give one a label")
         out.append(spec)
     return out
 

@@ -29,7 +29,7 @@ class Cell:
     dataset: str
     setting: str
     seed: int
-    recipe: str | None = None  # ATTACK cells
+    recipe: str | None = None  # ATTACK cells: the attack's display name (its label, else its recipe)
     spec: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -125,7 +125,8 @@ def expand(config: BenchConfig) -> list[Cell]:
                             spec = {"kind": ATTACK, "model_cell": model.folder, "recipe": a.recipe,
                                     "num_examples": a.num_examples, "seed": a.seed, "query_budget": a.query_budget, "mlm": a.mlm,
                                     "concurrency": a.concurrency, "test": test,
-                                    **({"compile": True} if a.compile else {})}
-                            cells.append(Cell(ATTACK, model.method, dataset.name, setting.name, seed, a.recipe,
+                                    **({"compile": True} if a.compile else {}),
+                                    **({"keep_polarity": True} if a.keep_polarity else {})}
+                            cells.append(Cell(ATTACK, model.method, dataset.name, setting.name, seed, a.display,
                                               spec=spec))
     return cells

@@ -114,7 +114,8 @@ def run_attack_cell(spec: dict, folder: Path, progress: bool) -> dict:
 
     bench_dir = folder.parents[1]
     victim = load_victim(str(bench_dir / spec["model_cell"] / MODEL), compile=spec.get("compile", False))
-    attack = build_recipe(spec["recipe"], query_budget=spec["query_budget"], seed=spec["seed"], mlm=spec["mlm"])
+    attack = build_recipe(spec["recipe"], query_budget=spec["query_budget"], seed=spec["seed"], mlm=spec["mlm"],
+                          keep_polarity=spec.get("keep_polarity", False))
     # run_attack's own resume: an interrupted attack cell continues after its last finished example.
     summary = run_attack(attack, victim, load_test(spec["test"]), folder / "attack",
                          num_examples=spec["num_examples"], seed=spec["seed"], resume=True, progress=progress,

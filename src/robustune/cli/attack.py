@@ -29,6 +29,9 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
     p.add_argument("--mlm", help="bert-attack, pieces-zh, chars-zh: masked LM folder or hub id (default: the one "
                    "`robustune mlm build` made; for the Chinese recipes the one built to <cache>/mlm/zh)")
+    p.add_argument("--keep-polarity", action="store_true",
+                   help="textfooler, bert-attack: never swap a word for one of opposite sentiment (VADER lexicon): "
+                        "label preservation for sentiment tasks (default: off, as the papers)")
     p.add_argument("--batch-size", type=int, default=ATTACK_BATCH_SIZE,
                    help=f"texts per model forward (default: {ATTACK_BATCH_SIZE})")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
@@ -69,8 +72,9 @@ def run(args) -> int:
         apply_vote_arguments(model, args)
     victim = load_victim(model, batch_size=args.batch_size, precision=args.precision, compile=args.compile)
     attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm,
-                          precision=args.precision)
-    run_info = {"model": str(args.model), "mlm": args.mlm, **({"vote": vote} if vote else {})}
+                          precision=args.precision, keep_polarity=args.keep_polarity)
+    run_info = {"model": str(args.model), "mlm": args.mlm, **({"vote": vote} if vote else {}),
+                **({"keep_polarity": True} if args.keep_polarity else {})}
     summary = run_attack(attack, victim, data, args.output, num_examples=args.num_examples, seed=args.seed,
                          resume=args.resume, progress=args.progress, run_info=run_info,
                          concurrency=args.concurrency)

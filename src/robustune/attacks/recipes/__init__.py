@@ -14,8 +14,15 @@ RECIPES = {
 }
 
 
+#: The English word-substitution recipes: ``keep_polarity=True`` adds constraints.SamePolarity to them.
+POLARITY_RECIPES = ("textfooler", "bert-attack")
+
+
 def build_recipe(name: str, **options):
-    """An :class:`~robustune.attacks.Attack` by recipe name; options: query_budget, seed, mlm, ..."""
+    """An :class:`~robustune.attacks.Attack` by recipe name; options: query_budget, seed, mlm, keep_polarity, ..."""
     if name not in RECIPES:
         raise RobustuneError(f"unknown attack recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    if options.get("keep_polarity") and name not in POLARITY_RECIPES:
+        raise RobustuneError(f"keep_polarity applies to the English word-substitution recipes "
+                             f"({', '.join(POLARITY_RECIPES)}), not {name}")
     return RECIPES[name](**options)

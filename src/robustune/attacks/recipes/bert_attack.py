@@ -8,7 +8,9 @@ changed once, at most 40% of the words, MiniLM sentence similarity >= 0.8 to the
 Deviations: the similarity is MiniLM's cosine (TextAttack's recipe: USE cosine >= 0.2; MiniLM
 cosines run higher, and 0.2 would let nearly anything through), checked lazily as in textfooler
 (the same picks, fewer encoder passes, more victim queries); TextAttack 0.3.11 proposes 8
-candidates per position by default, robustune the paper's 48.
+candidates per position by default, robustune the paper's 48. ``keep_polarity`` (not in the paper)
+rejects swaps of a word for one of opposite sentiment (VADER): a masked LM proposes "great" as
+readily as "awful".
 """
 
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 from ...assets import cache_dir
 from ...errors import RobustuneError
 from ..attack import Attack
-from ..constraints import MaxModificationRate, RepeatModification, SentenceSimilarity, StopWords
+from ..constraints import MaxModificationRate, RepeatModification, SamePolarity, SentenceSimilarity, StopWords
 from ..search import GreedyWordImportance
 
 
@@ -26,7 +28,7 @@ def default_mlm() -> str:
 
 
 def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rate=0.4, precision="auto",
-          lazy_similarity=True, **_) -> Attack:
+          lazy_similarity=True, keep_polarity=False, **_) -> Attack:
     from ..substitutes.mlm import MaskedLMSubstitutes
 
     mlm = mlm or default_mlm()
@@ -37,6 +39,7 @@ def build(query_budget=None, seed=0, mlm=None, top_k=48, similarity=0.8, max_rat
         name="bert-attack",
         generator=MaskedLMSubstitutes(mlm, top_k=top_k),
         constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate),
+                     *([SamePolarity()] if keep_polarity else []),
                      SentenceSimilarity(similarity, precision=precision, lazy=lazy_similarity)],
         search=GreedyWordImportance(importance="unk"),
         query_budget=query_budget,

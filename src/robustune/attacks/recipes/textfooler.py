@@ -12,20 +12,23 @@ similarity threshold of 0.8 it rarely binds). The similarity is checked lazily (
 after the victim has scored a position's candidates, on the flipping ones and then in order of
 p_gold until one passes -- the same candidate the paper's order (constraints first) picks, for a
 fraction of the encoder passes, at the price of victim queries on candidates it would have rejected.
+``keep_polarity`` (not in the paper) rejects swaps of a word for one of opposite sentiment (VADER),
+which counter-fitted vectors largely keep out and GloVe lets through.
 """
 
 from ..attack import Attack
-from ..constraints import MaxModificationRate, RepeatModification, SentenceSimilarity, StopWords
+from ..constraints import MaxModificationRate, RepeatModification, SamePolarity, SentenceSimilarity, StopWords
 from ..search import GreedyWordImportance
 from ..substitutes import GloveNeighbours, Union, WordNetSynonyms
 
 
 def build(query_budget=None, seed=0, similarity=0.8, max_rate=0.4, precision="auto",
-          lazy_similarity=True, **_) -> Attack:
+          lazy_similarity=True, keep_polarity=False, **_) -> Attack:
     return Attack(
         name="textfooler",
         generator=Union(WordNetSynonyms(max_candidates=50), GloveNeighbours(k=50, min_cos=0.5)),
         constraints=[StopWords(), RepeatModification(), MaxModificationRate(max_rate),
+                     *([SamePolarity()] if keep_polarity else []),
                      SentenceSimilarity(similarity, precision=precision, lazy=lazy_similarity)],
         search=GreedyWordImportance(importance="delete"),
         query_budget=query_budget,
