@@ -140,13 +140,16 @@ def test_cli_attack_on_tiny_model(tiny_model, tiny_mlm, toy_csv, tmp_path, capsy
         assert summary["num_examples"] == 6 and sum(summary["counts"].values()) == 6
         assert len((out / "examples.jsonl").read_text().splitlines()) == 6
         assert (out / "report.md").is_file()
-        assert json.loads((out / "run.json").read_text()).get("keep_polarity", False) == (name == "polarity")
+        assert json.loads((out / "run.json").read_text())["keep_polarity"] == (name == "polarity")
     assert main(["attack", "--model", tiny_model, "--data", str(toy_csv), "--recipe", "deepwordbug",
                  "--output", str(tmp_path / "deepwordbug")]) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(["attack", "--model", tiny_model, "--data", str(toy_csv), "--recipe", "deepwordbug",
                  "--keep-polarity", "--output", str(tmp_path / "dwb-polarity")]) == 2
     assert "keep_polarity applies" in capsys.readouterr().err and not (tmp_path / "dwb-polarity").exists()
+    resumed = ["attack", "--model", tiny_model, "--data", str(toy_csv), "--recipe", "bert-attack", "--mlm", tiny_mlm,
+               "--num-examples", "6", "--output", str(tmp_path / "bert-attack"), "--resume", "--keep-polarity"]
+    assert main(resumed) == 2 and "keep_polarity" in capsys.readouterr().err  # not mixed into an unconstrained run
 
 
 def test_recipes_build():

@@ -73,8 +73,8 @@ def run(args) -> int:
     victim = load_victim(model, batch_size=args.batch_size, precision=args.precision, compile=args.compile)
     attack = build_recipe(args.recipe, query_budget=args.query_budget, seed=args.seed, mlm=args.mlm,
                           precision=args.precision, keep_polarity=args.keep_polarity)
-    run_info = {"model": str(args.model), "mlm": args.mlm, **({"vote": vote} if vote else {}),
-                **({"keep_polarity": True} if args.keep_polarity else {})}
+    run_info = {"model": str(args.model), "mlm": args.mlm, "keep_polarity": args.keep_polarity,
+                **({"vote": vote} if vote else {})}
     summary = run_attack(attack, victim, data, args.output, num_examples=args.num_examples, seed=args.seed,
                          resume=args.resume, progress=args.progress, run_info=run_info,
                          concurrency=args.concurrency)
