@@ -100,3 +100,22 @@ def test_a_resumed_epoch_refills_the_slots_of_that_epoch(tiny_encoder):
         callback.on_epoch_begin(None, SimpleNamespace(epoch=epoch, log_history=[]), None)
         sources.append((callback.history[0]["epoch"], data.sources))
     assert sources[0] == sources[1] and sources[0][0] == 1
+
+
+def test_keep_polarity_reaches_the_training_attack(monkeypatch):
+    import robustune.attacks
+    from robustune.training import TrainConfig
+    from robustune.training.adversarial import adversarial_augmentation
+
+    asked = {}
+
+    def fake_build(name, **options):
+        asked.update(options, name=name)
+        raise RuntimeError("built")
+
+    monkeypatch.setattr(robustune.attacks, "build_recipe", fake_build)
+    for keep in (False, True):
+        config = TrainConfig(data="x", output_dir="y", adversarial="textfooler", adversarial_keep_polarity=keep)
+        with pytest.raises(RuntimeError, match="built"):
+            adversarial_augmentation(config, None, None)
+        assert asked["name"] == "textfooler" and asked["keep_polarity"] is keep

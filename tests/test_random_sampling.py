@@ -8,7 +8,8 @@ import pytest
 
 import robustune
 from robustune.attacks import Attack, WordText, load_victim
-from robustune.attacks.constraints import MaxModificationRate, RepeatModification, StopWords
+from robustune.attacks.constraints import MaxModificationRate, RepeatModification, SamePolarity, StopWords
+from robustune.attacks.sentiment import opposite_polarity
 from robustune.attacks.random_sampling import RandomSampling
 from robustune.cli import main
 from robustune.testing import lexicon_proba
@@ -74,6 +75,17 @@ def test_skips_misclassified_and_fails_without_substitutes():
     assert nothing.status == "failed" and nothing.reason == "no substitutes" and nothing.queries == 1
 
 
+def test_samples_keep_polarity_under_same_polarity():
+    victim = load_victim(lexicon_proba, ["negative", "positive"])
+    free, kept = _attack(samples=32, rate=1.0), Attack(table, [RepeatModification(), SamePolarity()], RandomSampling(32, 0))
+    text = "good fun , great film"
+    assert free.attack(victim, text, label=1).status == "successful"  # "awful" and "dull" flip it
+    result = kept.attack(victim, text, label=1)
+    assert result.status == "failed" and result.modified  # the hardest sample it may draw, none opposite
+    swaps = zip(WordText.from_text(text).words, WordText.from_text(result.adversarial).words)
+    assert not any(opposite_polarity(old, new) for old, new in swaps)
+
+
 def test_adversarial_training_with_random_sampling(tiny_encoder, toy_csv, tmp_path):
     result = robustune.train(data=str(toy_csv), output_dir=str(tmp_path / "m"), model=tiny_encoder, epochs=2,
                              batch_size=8, lr=1e-3, seed=2, progress=False, adversarial="deepwordbug",
@@ -93,6 +105,9 @@ def test_cli_flags_and_errors(tiny_encoder, toy_csv, tmp_path, capsys):
     assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--output", str(tmp_path / "bad"),
                  "--adversarial", "deepwordbug", "--adversarial-samples", "0"]) == 2
     assert "--adversarial-samples must be positive" in capsys.readouterr().err
+    assert main(["train", "--data", str(toy_csv), "--model", tiny_encoder, "--output", str(tmp_path / "bad"),
+                 "--adversarial", "deepwordbug", "--adversarial-keep-polarity"]) == 2
+    assert "--adversarial-keep-polarity applies to textfooler, bert-attack" in capsys.readouterr().err
     with pytest.raises(robustune.RobustuneError, match="samples"):
         RandomSampling(0)
 

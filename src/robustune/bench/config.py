@@ -26,7 +26,8 @@ in the same run) and attacks on the trained models. Schema (every key but ``data
 
 A method's ``train`` sets the adversarial-augmentation fields of TrainConfig (``adversarial``,
 ``adversarial_fraction``, ``adversarial_query_budget``, ``adversarial_search``, ``adversarial_samples``,
-``adversarial_mlm``: the masked LM of bert-attack, relative to the working directory) and ``epochs`` for its
+``adversarial_mlm``: the masked LM of bert-attack, relative to the working directory;
+``adversarial_keep_polarity``) and ``epochs`` for its
 cells only: word-level adversarial training is then a row of its own (give it
 a ``label``), with as many attack rounds as it has epochs after the first. A method's (or peer's) ``settings: [...]``
 and ``seeds: [...]`` limit it to those settings and those of the bench's seeds (a costly method
@@ -86,7 +87,7 @@ SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "
 #: TrainConfig fields a method entry may set for its own cells: word-level adversarial training, and the
 #: number of epochs (adversarial training attacks at the start of every epoch after the first).
 METHOD_TRAIN_KEYS = ("adversarial", "adversarial_fraction", "adversarial_query_budget", "adversarial_search",
-                     "adversarial_samples", "adversarial_mlm", "epochs")
+                     "adversarial_samples", "adversarial_mlm", "adversarial_keep_polarity", "epochs")
 CLEAN = "clean"  # a setting's poisoner: the unpoisoned encoder
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # names become folder names
 
@@ -353,6 +354,7 @@ def _methods(r: _Reader, raw, key: str, known: dict, settings: list[str], seeds:
 
 def _method_train(r: _Reader, raw, key: str) -> dict:
     from ..attacks import RECIPES
+    from ..attacks.recipes import POLARITY_RECIPES
 
     raw = r.mapping(raw or {}, key, METHOD_TRAIN_KEYS)
     out = {}
@@ -375,6 +377,11 @@ def _method_train(r: _Reader, raw, key: str) -> dict:
                                              positive=True)
     if raw.get("adversarial_mlm") is not None:
         out["adversarial_mlm"] = r.typed(raw["adversarial_mlm"], f"{key}.adversarial_mlm", str)
+    if raw.get("adversarial_keep_polarity"):
+        if raw.get("adversarial") not in POLARITY_RECIPES:
+            r.fail(f"{key}.adversarial_keep_polarity", f"applies to adversarial {', '.join(POLARITY_RECIPES)}")
+        out["adversarial_keep_polarity"] = r.typed(raw["adversarial_keep_polarity"],
+                                                   f"{key}.adversarial_keep_polarity", bool)
     if "epochs" in raw:
         out["epochs"] = r.typed(raw["epochs"], f"{key}.epochs", float, positive=True)
     return out

@@ -70,6 +70,9 @@ def add_parser(sub):
                    help="random perturbations per example for --adversarial-search random (default: 16)")
     g.add_argument("--adversarial-mlm", metavar="MLM",
                    help="the masked LM of --adversarial bert-attack (default: the one `robustune mlm build` saves)")
+    g.add_argument("--adversarial-keep-polarity", action="store_true",
+                   help="textfooler, bert-attack: adversarial rows never swap a word for one of opposite sentiment "
+                        "(VADER lexicon), so that they keep the label they are trained with (default: off)")
     g = p.add_argument_group("defence against poisoned pre-trained weights")
     g.add_argument("--reinit-top-layers", type=int, default=0, metavar="N",
                    help="re-initialise the encoder's top N layers before training (default: 0)")
@@ -121,6 +124,7 @@ def run(args) -> int:
         adversarial_fraction=args.adversarial_fraction, adversarial_query_budget=args.adversarial_query_budget,
         adversarial_search=args.adversarial_search, adversarial_samples=args.adversarial_samples,
         adversarial_mlm=args.adversarial_mlm,
+        adversarial_keep_polarity=args.adversarial_keep_polarity,
         reinit_top_layers=args.reinit_top_layers, resume=args.resume,
         overwrite=args.overwrite, save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints,
         progress=args.progress,

@@ -135,6 +135,7 @@ def adversarial_augmentation(config, classifier, train_set: EncodedDataset):
     from ..attacks import build_recipe
 
     attack = build_recipe(config.adversarial, query_budget=config.adversarial_query_budget, seed=config.seed,
+                          keep_polarity=config.adversarial_keep_polarity,
                           **({"mlm": config.adversarial_mlm} if config.adversarial_mlm else {}))
     if config.adversarial_search == "random":
         from ..attacks.random_sampling import RandomSampling

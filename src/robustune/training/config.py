@@ -46,6 +46,7 @@ class TrainConfig:
     adversarial_search: str = "greedy"  # the recipe's greedy search, or "random" sampling (attacks/random_sampling.py)
     adversarial_samples: int = 16  # random perturbations drawn per example by the "random" search
     adversarial_mlm: str | None = None  # the masked LM of a recipe that needs one (bert-attack); None: its default
+    adversarial_keep_polarity: bool = False  # textfooler, bert-attack: no swap for a word of opposite sentiment
     # defence against poisoned pre-trained weights: re-initialise the encoder's top N layers first
     reinit_top_layers: int = 0
     # run management
@@ -78,8 +79,13 @@ class TrainConfig:
         if self.adversarial is not None:
             from ..attacks.recipes import RECIPES
 
+            from ..attacks.recipes import POLARITY_RECIPES
+
             checks.append((self.adversarial in RECIPES,
                            f"--adversarial must be one of {', '.join(RECIPES)}, got {self.adversarial!r}"))
+            checks.append((not self.adversarial_keep_polarity or self.adversarial in POLARITY_RECIPES,
+                           f"--adversarial-keep-polarity applies to {', '.join(POLARITY_RECIPES)}, "
+                           f"not {self.adversarial}"))
         for ok, message in checks:
             if not ok:
                 raise RobustuneError(message)
