@@ -45,8 +45,8 @@ schedule, a setting may set ``adversarial`` (a recipe: adversarial training), ``
 **Several victims per attack**: an attack applies to the models of every method and peer (or of
 ``methods: [...]``) in its settings. An attack entry takes ``recipe``, ``num_examples``, ``seed``,
 ``query_budget``, ``mlm``, ``concurrency`` (examples attacked side by side, default 64:
-``robustune attack --concurrency``), ``compile`` (``robustune attack --compile``, default false) and
-``keep_polarity`` (``robustune attack --keep-polarity``, textfooler and bert-attack, default false),
+``robustune attack --concurrency``), ``compile`` (``robustune attack --compile``, default false),
+``keep_polarity`` (``robustune attack --keep-polarity``, textfooler and bert-attack, default false)
 and ``label`` (its name in the tables; needed for a second attack with the same recipe).
 
 **The backdoor chain** (arXiv 2108.13888) — poison → victim fine-tuning → trigger evaluation::
