@@ -97,6 +97,54 @@ def test_substitution_table_keeps_single_token_neighbours_only():
     assert word_piece_continuations(_Vocab()).nonzero().flatten().tolist() == [5]
 
 
+class _SentimentVocab(_Vocab):
+    """"boring", "bad" and "really" with GloVe neighbours of both polarities and none (VADER: boring -1.3,
+    funny +1.9, pretty +2.2, silly +0.1, weird -0.7, stupid -2.4; bad -2.5, worse -2.1, unfortunately -1.4;
+    really, little, bit, things, maybe unrated; definitely +1.7)."""
+
+    def get_vocab(self):
+        words = ["boring", "pretty", "funny", "silly", "weird", "stupid", "bad", "worse", "unfortunately",
+                 "really", "little", "bit", "things", "maybe", "definitely"]
+        return {"[PAD]": 0, "[CLS]": 1, "##s": 2, **{w: i + 3 for i, w in enumerate(words)}}
+
+
+@pytest.mark.parametrize("method", ["safer", "dne"])
+def test_polarity_filters_of_the_sets(method):
+    from robustune.methods.safer import perturbation_sets
+
+    tok = _SentimentVocab()
+    vocab = tok.get_vocab()
+    words = {i: w for w, i in vocab.items()}
+    params = get_method(method).parse_params
+
+    def set_of(word, **filters):
+        offsets, candidates, _ = perturbation_sets(tok, params(filters), method)
+        i = vocab[word]
+        return [words[c] for c in candidates[offsets[i]:offsets[i + 1]].tolist()]
+
+    keep, same = {"synonym_keep_polarity": True}, {"synonym_same_polarity": True}
+    assert set_of("boring") == ["pretty", "funny", "silly", "weird", "stupid"]
+    assert set_of("bad") == ["worse", "unfortunately", "really", "little", "bit", "things"]
+    # keep_polarity drops the neighbours rated on the other side of neutral (silly at +0.1 too), and only them
+    assert set_of("boring", **keep) == ["weird", "stupid"]
+    assert set_of("bad", **keep) == set_of("bad")
+    # same_polarity keeps a rated word's neighbours rated on its side; an unrated word keeps its whole set
+    assert set_of("bad", **same) == ["worse", "unfortunately"]
+    assert set_of("boring", **same) == ["weird", "stupid"]
+    assert set_of("really", **same) == set_of("really") == ["maybe", "definitely"]
+    # the method's own table (safer's sets, dne's first-order hull vertices) is the filtered one
+    classifier = type("Stub", (), {"tokenizer": tok})()
+    m = get_method(method)(params(same))
+    m.setup(classifier, None)
+    bad = vocab["bad"]
+    if method == "safer":
+        own = m._candidates[m._offsets[bad]:m._offsets[bad + 1]].tolist()
+    else:
+        offsets, vertices, first = m._hulls
+        own = vertices[offsets[bad]:offsets[bad] + first[bad]].tolist()
+    assert [words[i] for i in own] == ["worse", "unfortunately"]
+
+
 def test_training_substitutes_words_from_their_sets(tiny_encoder):
     classifier = RobustClassifier.from_encoder(tiny_encoder, robustune.modeling.ModelSettings(label_names=["a", "b"]))
     method = get_method("safer")(get_method("safer").parse_params({"synonyms": 8}))

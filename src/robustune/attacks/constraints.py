@@ -28,6 +28,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from ..errors import RobustuneError
+from .sentiment import opposite_polarity
 from .text import WordText
 
 
@@ -236,8 +237,6 @@ class SamePolarity(CandidateConstraint):
     altogether (``keep_sentiment_word``), which this relaxes to keeping their side."""
 
     def keep(self, original: WordText, candidates: list[WordText]) -> np.ndarray:
-        from .sentiment import opposite_polarity
-
         return np.array([not any(opposite_polarity(old, new) for old, new in zip(original.words, c.words)
                                  if old != new) for c in candidates], dtype=bool)
 

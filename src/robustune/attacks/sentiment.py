@@ -12,6 +12,7 @@ Usage::
 
     opposite_polarity("fun", "sick")   # True
     opposite_polarity("good", "fine")  # False
+    polarity("boring")                 # -1
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ def vader_valence() -> dict[str, float]:
     return valence
 
 
+def polarity(word: str) -> int:
+    """+1 for a word rated positive, -1 for one rated negative, 0 for a neutral or unrated word."""
+    value = vader_valence().get(word.lower(), 0.0)
+    return (value > 0) - (value < 0)
+
+
 def opposite_polarity(word: str, substitute: str) -> bool:
     """Whether the two words are rated on opposite sides of neutral."""
-    valence = vader_valence()
-    return valence.get(word.lower(), 0.0) * valence.get(substitute.lower(), 0.0) < 0
+    return polarity(word) * polarity(substitute) < 0

@@ -40,7 +40,14 @@ of clean accuracy and gain 22 points under textfooler, 19 under bert-attack and 
 
 Deviations from the paper, and why:
 - The paper's sets come from counter-fitted vectors (which push antonyms apart); none can be had
-  offline, so GloVe neighbours with WordNet antonyms removed stand in (as in textfooler here).
+  offline, so GloVe neighbours with WordNet antonyms removed stand in (as in textfooler here). WordNet
+  lists few antonyms, and GloVe still places "boring" beside "funny" and "admired" beside "disliked"
+  (1,189 of the 20,859 neighbours of the VADER lexicon's rated words), and "bad" beside "really",
+  "little", "bit" (11,899 of them are unrated words). Two filters (``attacks.sentiment``), closer to what
+  counter-fitting does for sentiment words, are options, off by default so that the measured sets stay
+  the default: ``synonym_keep_polarity`` leaves out a neighbour rated on the other side of neutral than the
+  word; ``synonym_same_polarity`` keeps, for a rated word, only the neighbours rated on its side (an
+  unrated word keeps its set).
 - Substitution works on tokens: only words that are one token of a WordPiece vocabulary (BERT-style
   ``##`` pieces) are substituted, by single-token words, so a copy keeps the input's length and the vote
   runs on tokenized batches; a word the tokenizer splits is kept. Other tokenizers are refused.
@@ -65,6 +72,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..attacks.constraints import stop_words
+from ..attacks.sentiment import polarity
 from ..attacks.substitutes import GloveNeighbours
 from ..errors import RobustuneError
 from ..modeling.smoothing import (SubstitutionVote, substitute_tokens, substitution_table, whole_words,
@@ -72,17 +80,30 @@ from ..modeling.smoothing import (SubstitutionVote, substitute_tokens, substitut
 from .input_noise import InputNoise, VoteParams
 
 
-def perturbation_sets(tokenizer, synonyms: int, min_cos: float, method: str):
+def perturbation_sets(tokenizer, params: NeighbourParams, method: str):
     """(offsets, candidates, continuation): the perturbation sets over ``tokenizer``'s vocabulary (the
-    ``synonyms`` nearest GloVe neighbours of cosine >= ``min_cos``, none for stop-words; see the module
-    docstring) and its ``##`` pieces; a user error naming ``method`` for a tokenizer without WordPiece pieces."""
+    ``params.synonyms`` nearest GloVe neighbours of cosine >= ``params.synonym_min_cos``, none for stop-words,
+    filtered by sentiment as ``params`` asks; see the module docstring) and its ``##`` pieces; a user error
+    naming ``method`` for a tokenizer without WordPiece pieces."""
     continuation = word_piece_continuations(tokenizer)
     if not continuation.any():
         raise RobustuneError(f"{method} works on whole words of a WordPiece vocabulary (BERT-style '##' "
                              "pieces); this encoder's tokenizer has none")
-    glove = GloveNeighbours(k=synonyms, min_cos=min_cos)
+    glove = GloveNeighbours(k=params.synonyms, min_cos=params.synonym_min_cos)
     skip = stop_words()
-    offsets, candidates = substitution_table(tokenizer, lambda word: [] if word in skip else glove.neighbours(word))
+
+    def neighbours(word: str) -> list[str]:
+        if word in skip:
+            return []
+        # The filters act on the k nearest: a word keeps fewer neighbours, never farther ones.
+        found, side = glove.neighbours(word), polarity(word)
+        if params.synonym_same_polarity and side:
+            return [n for n in found if polarity(n) == side]
+        if params.synonym_keep_polarity:
+            return [n for n in found if polarity(n) * side >= 0]
+        return found
+
+    offsets, candidates = substitution_table(tokenizer, neighbours)
     return offsets, candidates, continuation
 
 
@@ -94,6 +115,12 @@ class NeighbourParams(VoteParams):
                                                        "first-order hull vertices), its nearest GloVe neighbours (8)"})
     synonym_min_cos: float = field(default=0.5, metadata={"help": "safer, dne: least cosine of a neighbour in the "
                                                                    "perturbation set (0.5)"})
+    synonym_keep_polarity: bool = field(default=False, metadata={
+        "help": "safer, dne: leave out of each word's perturbation set the neighbours of opposite sentiment "
+                "(VADER lexicon), as the paper's counter-fitted vectors push antonyms apart (off)"})
+    synonym_same_polarity: bool = field(default=False, metadata={
+        "help": "safer, dne: a word of the VADER lexicon keeps only the neighbours rated on its side of neutral, "
+                "so that a copy keeps the sentiment words' sentiment (off)"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -123,7 +150,7 @@ class Safer(InputNoise):
 
     def setup(self, classifier, train_dataset) -> None:
         self._offsets, self._candidates, self._continuation = perturbation_sets(
-            classifier.tokenizer, self.params.synonyms, self.params.synonym_min_cos, self.name)
+            classifier.tokenizer, self.params, self.name)
         super().setup(classifier, train_dataset)
 
     def altered(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
