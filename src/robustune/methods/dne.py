@@ -36,8 +36,9 @@ Where this differs from the paper and the reference code, and why:
 - The first-order sets are safer's (``synonyms`` nearest GloVe 6B neighbours, cosine ≥ 0.5, WordNet
   antonyms and stop-words left out, single-token words of the vocabulary only): the paper's counter-fitted
   vectors cannot be had offline (safer's sentiment filters, ``synonym_keep_polarity`` and
-  ``synonym_same_polarity``, apply; the second-order vertices are the kept neighbours' kept sets). Only whole words (not ``##`` pieces, nor a word the tokenizer splits) get
-  a hull, as in safer; the reference code mixes every token with its neighbours.
+  ``synonym_same_polarity``, apply; the second-order vertices are the kept neighbours' kept sets). Only
+  whole words (not ``##`` pieces, nor a word the tokenizer splits) get a hull, as in safer; the reference
+  code mixes every token with its neighbours.
 - The K + 1 passes replay the first pass's dropout masks (as freelb does here), so what differs between
   them is the hull point, not the dropout noise; the reference code draws fresh masks.
 - The Dirichlet draws come from numpy generators: the method's own (seeded with the run's seed at setup; a

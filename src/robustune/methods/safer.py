@@ -35,10 +35,10 @@ neighbours gained as much for as much clean accuracy, 50 (textfooler's whole Glo
 7.3 points, and ``keep_rate`` 0.5 gained +14 / +11 / +18 for 3.7 points, the best trade (one seed each);
 trained besides on A2T's random-sampling adversarial rows for 4 epochs (``--adversarial textfooler
 --adversarial-search random``) it gained +23.5 / +11 / +19.5 for 4.5 points (one seed).
-Filtering the sets by sentiment (keep rate 0.5, one seed; "safer with perturbation sets filtered by sentiment"):
-without the neighbours of opposite sentiment the vote is as accurate as before (82.45% against 82.22%); with a
-sentiment word kept to its own side's neighbours it loses 2.3 points instead of 3.7 and gains less, +9
-under textfooler and +7 under bert-attack.
+Filtering the sets by sentiment (keep rate 0.5, one seed; "safer with perturbation sets filtered by
+sentiment"): without the neighbours of opposite sentiment the vote is as accurate as before (82.45%
+against 82.22%); with a sentiment word kept to its own side's neighbours it loses 2.3 points instead of
+3.7 and gains less, +9 under textfooler and +7 under bert-attack.
 On AG News (one seed, 100 attacked rows; "Defences under attack (AG News)") the sets of 8 cost 1.0 point
 of clean accuracy and gain 22 points under textfooler, 19 under bert-attack and 44 under deepwordbug.
 
